@@ -43,7 +43,7 @@ figures: $(STAMP)
 	$(PY) -m helpers run --profile $(PROFILE) $(if $(ONLY),--only $(ONLY))
 
 data: $(STAMP)
-	HF_HUB_OFFLINE=0 $(PY) -m helpers data download --out data
+	HF_HUB_OFFLINE=0 $(PY) -m helpers data download --data-dir data
 
 check: $(STAMP)
 	$(PY) -m helpers data check

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import config
+from .config import UserError
 from .provenance import git_commit, write_json
 
 BENCH_DIR = config.REPO_ROOT / "bench"
@@ -128,14 +129,15 @@ def format_table(records: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def cli_bench(args) -> int:
-    """Run the bench scripts (``--only`` substrings), print a table, write ``results/bench.json``."""
-    only = getattr(args, "only", None)
+def run_benchmarks(only: list[str] | None = None, out: str | Path | None = None,
+                   timeout: float | None = None) -> list[str]:
+    """Run the bench scripts (names containing one of ``only``), print a table, write ``out`` (default
+    ``results/bench.json``, merged with the earlier results of scripts not run now). Returns the names
+    of the scripts that failed; raises :class:`~helpers.config.UserError` when no script matches."""
     scripts = discover(only)
     if not scripts:
-        print(f"error: no bench scripts in {BENCH_DIR}" + (f" matching {only}" if only else ""), file=sys.stderr)
-        return 2
-    out = Path(args.out) if getattr(args, "out", None) else config.results_dir() / "bench.json"
+        raise UserError(f"no bench scripts in {BENCH_DIR}" + (f" matching {only}" if only else ""))
+    out = Path(out) if out else config.results_dir() / "bench.json"
     previous: dict[str, Any] = {}
     if out.exists():
         try:
@@ -149,7 +151,7 @@ def cli_bench(args) -> int:
     failed = []
     for script in scripts:
         print(f"== {script.name}")
-        res = run_script(script, python, getattr(args, "timeout", None))
+        res = run_script(script, python, timeout)
         res["provenance"] = {"git_commit": commit, "machine": machine, "python_executable": python,
                              "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
         results[script.name] = res
@@ -168,4 +170,4 @@ def cli_bench(args) -> int:
     write_json(out, {"records": [r for res in results.values() for r in res["records"]],
                      "scripts": results, "machine": machine, "git_commit": commit})
     print(f"wrote {out}")
-    return 1 if failed else 0
+    return failed

@@ -1,170 +1,693 @@
 """Command line: ``python -m helpers <command>``.
 
-Each command is a thin wrapper; the work is done in the stage modules it names.
+  data check | data download      validate the task data / download it from the hub
+  models [check --model NAME]     list the model registry / check that a model loads
+  sample                          sample N chains of thought per question from a teacher
+  train                           fine-tune a student on a corpus
+  evaluate                        decode a model on a task split and score it
+  run                             execute the notebooks headlessly (papermill)
+  bench                           throughput benchmarks (bench/ scripts)
+  serve                           an OpenAI-compatible completions server for a registry model
 
-  data check | data download      helpers.tasks / helpers.download
-  models [check NAME]             helpers.models
-  sample                          helpers.teacher (+ corpus)
-  train                           helpers.train
-  evaluate                        helpers.evaluate
-  run                             helpers.runner   (papermill, the notebooks)
-  bench                           bench/ scripts
+Every command speaks the same language: --task, --split, --model (the one model a command uses),
+--n (samples per question), --setting supervised|few_shot, --profile, --seed, --limit, --data-dir.
+A user error (an unknown name, a missing file, a bad data row, an unreachable endpoint) prints one
+line on stderr and exits with code 2.
+
+This module holds all argument parsing; each command calls stage functions that take plain
+Python arguments.
 """
 from __future__ import annotations
 
 import argparse
+import json
+import logging
+import os
 import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from . import config
+from .config import UserError
+
+# --------------------------------------------------------------------------------------------- parser
 
 
-def _add_data(sub):
-    p = sub.add_parser("data", help="validate or download the task data")
-    dsub = p.add_subparsers(dest="data_cmd", required=True)
-    c = dsub.add_parser("check", help="validate every task file in the data directory and print row counts")
-    c.add_argument("--data-dir", default=None, help="default: $COTLAB_DATA or ./data")
-    d = dsub.add_parser("download", help="download the datasets from the Hugging Face hub into the schema")
-    d.add_argument("--out", default="data")
-    d.add_argument("--tasks", nargs="*", default=None)
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Shows every option's default; options whose help already says ``default`` are left as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default is argparse.SUPPRESS or action.required or not action.option_strings:
+            return text
+        return super()._get_help_string(action)
 
 
-def _add_models(sub):
-    p = sub.add_parser("models", help="list the model registry, or check that a model loads")
-    msub = p.add_subparsers(dest="models_cmd")
-    c = msub.add_parser("check", help="convert if needed, load offline, print a short greedy generation")
-    c.add_argument("name")
-    c.add_argument("--prompt", default="Q: What do plants need to grow?\nA:")
-    c.add_argument("--max-new-tokens", type=int, default=24)
+class _Parser(argparse.ArgumentParser):
+    """An argparse parser whose errors are one line on stderr (exit code 2), without the usage block."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())}\n")
 
 
-def _add_sample(sub):
-    p = sub.add_parser("sample", help="sample N chain-of-thoughts per question from a teacher (resumable)",
-                       description="Sample a CoT corpus from a teacher. Every sample is appended to a durable "
-                                   "cache the moment it returns; re-running the same command after a kill "
-                                   "resumes and completes the corpus.")
-    p.add_argument("--task", required=True)
-    p.add_argument("--split", default="train")
-    p.add_argument("--limit", type=int, default=None, help="first N questions of the split")
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--teacher", help="registry model name or local path (local transformers teacher)")
-    src.add_argument("--endpoint", help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1")
-    src.add_argument("--replay", help="released corpus: a folder of <data>/rationales/, e.g. mario_gpt3, "
-                                      "or a path to a SCoTD 30x JSON file")
-    p.add_argument("--model", default=None, help="model name sent to --endpoint (default: the server's)")
+class _Renamed(argparse.Action):
+    """A flag that was renamed: using it is an error that names the new flag."""
+
+    def __init__(self, option_strings, dest, new: str = "", **kw):
+        kw.setdefault("help", argparse.SUPPRESS)
+        super().__init__(option_strings, dest=argparse.SUPPRESS, nargs="*", **kw)
+        self.new = new
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.error(f"{option_string} was renamed: use {self.new}")
+
+
+def _command(sub: Any, name: str, help: str, description: str | None = None) -> argparse.ArgumentParser:
+    return sub.add_parser(name, help=help, description=description or help.replace("%%", "%"),
+                          formatter_class=_Formatter)
+
+
+def _names(xs: Any) -> str:
+    return ", ".join(sorted(xs))
+
+
+def _existing_file(value: str) -> str:
+    if not Path(value).is_file():
+        raise argparse.ArgumentTypeError(f"file not found: {value}")
+    return value
+
+
+def _model_name(value: str) -> str:
+    """A registry name, an existing local directory, or a hub id (``owner/name``)."""
+    from .models import REGISTRY
+    p = Path(value).expanduser()
+    if value in REGISTRY or p.exists() or ("/" in value and not value.startswith((".", "/", "~"))):
+        return value
+    raise argparse.ArgumentTypeError(
+        f"unknown model {value!r}: not a registry model ({_registry_help()}), an existing directory "
+        "or a hub id (owner/name)")
+
+
+def _replay_source(value: str) -> str:
+    """A released corpus of ``<data>/rationales/`` (name or alias) or a SCoTD ``*_30x.json`` file."""
+    from .rationales import ALIASES, CORPORA
+    if value in CORPORA or value in ALIASES or (value.endswith(".json") and Path(value).is_file()):
+        return value
+    raise argparse.ArgumentTypeError(
+        f"unknown replay corpus {value!r}; choose from {_names([*CORPORA, *ALIASES])} "
+        "or give an existing SCoTD *_30x.json file")
+
+
+def _all_splits() -> list[str]:
+    from .tasks import TASKS
+    return sorted({s for spec in TASKS.values() for s in (*spec.splits, *spec.aliases)})
+
+
+def _add_task(p: argparse.ArgumentParser) -> None:
+    from .tasks import TASKS
+    p.add_argument("--task", required=True, choices=sorted(TASKS), metavar="TASK",
+                   help=f"task: {_names(TASKS)}")
+
+
+def _add_split(p: argparse.ArgumentParser, default: str) -> None:
+    from .tasks import TASKS
+    per_task = "; ".join(f"{t}: {', '.join(s.splits)}" for t, s in TASKS.items())
+    p.add_argument("--split", default=default, choices=_all_splits(), metavar="SPLIT",
+                   help=f"split of --task ({per_task}; dev/test are aliases where a task names them "
+                        "differently)")
+
+
+def _add_data_dir(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", default=None,
+                   help=f"task data directory (default: $COTLAB_DATA, now {config.data_dir()})")
+
+
+def _add_profile(p: argparse.ArgumentParser) -> None:
+    from .profiles import DEFAULT_PROFILE, PROFILES
+    p.add_argument("--profile", default=DEFAULT_PROFILE, choices=sorted(PROFILES),
+                   help="run size (helpers/profiles.py)")
+
+
+def _add_seed(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+
+
+def _add_setting(p: argparse.ArgumentParser, default: str, help: str) -> None:
+    p.add_argument("--setting", choices=["supervised", "few_shot"], default=default, help=help)
+
+
+def _registry_help(kind: str = "causal") -> str:
+    from .models import REGISTRY
+    return _names(n for n, s in REGISTRY.items() if s.kind == kind)
+
+
+def _add_data(sub: Any) -> None:
+    from .download import UNITS
+    p = _command(sub, "data", "validate or download the task data")
+    dsub = p.add_subparsers(dest="data_cmd", required=True, metavar="{check,download}")
+    c = _command(dsub, "check", "validate every task and rationale file in the data directory and print row "
+                                "counts (exit 0 valid, 1 a count differs or a file is missing, 2 a bad row)")
+    _add_data_dir(c)
+    c.set_defaults(handler=cmd_data_check)
+    d = _command(dsub, "download", "download the datasets from the Hugging Face hub into the on-disk schema")
+    d.add_argument("--data-dir", default="data", help="directory to write the data into")
+    d.add_argument("--task", nargs="+", default=list(UNITS), choices=UNITS, metavar="TASK",
+                   help=f"what to download: {', '.join(UNITS)}")
+    d.add_argument("--out", action=_Renamed, new="--data-dir")
+    d.add_argument("--tasks", action=_Renamed, new="--task")
+    d.set_defaults(handler=cmd_data_download)
+
+
+def _add_models(sub: Any) -> None:
+    from .models import REGISTRY
+    p = _command(sub, "models", "list the model registry, or check that a model loads")
+    p.set_defaults(handler=cmd_models)
+    msub = p.add_subparsers(dest="models_cmd", metavar="{check}")
+    c = _command(msub, "check", "convert if needed, load offline, print a short greedy generation")
+    c.add_argument("--model", required=True, choices=sorted(REGISTRY), metavar="MODEL",
+                   help=f"registry model: {_names(REGISTRY)}")
+    c.add_argument("--prompt", default="Q: What do plants need to grow?\nA:", help="prompt to continue")
+    c.add_argument("--max-new-tokens", type=int, default=24, help="tokens to generate")
+    c.set_defaults(handler=cmd_models)
+
+
+def _add_sample(sub: Any) -> None:
+    from .rationales import ALIASES, CORPORA
+    p = _command(sub, "sample", "sample N chains of thought per question from a teacher (resumable)",
+                 "Sample a CoT corpus from a teacher: a local model (--model), an OpenAI-compatible server "
+                 "(--endpoint, with --model naming the server's model) or a released corpus (--replay). "
+                 "Every sample is appended to a durable cache the moment it returns; re-running the same "
+                 "command after a kill resumes and completes the corpus.")
+    _add_task(p)
+    _add_split(p, "train")
+    _add_data_dir(p)
+    p.add_argument("--limit", type=int, default=None, help="first N questions of the split (default: all)")
+    p.add_argument("--model", default=None,
+                   help="the teacher: a registry model (" + _registry_help() + "), a local directory or a hub "
+                        "id, sampled locally; with --endpoint, the model name sent to the server "
+                        "(default: the server's first model)")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--endpoint", default=None, help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 "
+                                                      "(default: none, sample --model locally)")
+    src.add_argument("--replay", default=None, type=_replay_source, metavar="CORPUS",
+                     help=f"replay a released corpus instead of sampling: {_names(CORPORA)} (aliases "
+                          f"{_names(ALIASES)}) or a SCoTD *_30x.json file (default: none)")
     p.add_argument("--n", type=int, default=4, help="samples per question (paper: 30)")
-    p.add_argument("--temperature", type=float, default=1.0)
-    p.add_argument("--max-new-tokens", type=int, default=96)
+    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (0 = greedy)")
+    p.add_argument("--max-new-tokens", type=int, default=96, help="tokens per sample")
     p.add_argument("--shots", type=int, default=None, help="few-shot exemplars in the prompt (default: all)")
     p.add_argument("--mode", choices=["cot", "rationalize"], default="cot",
-                   help="cot: few-shot CoT prompt; rationalize: gold label given (Wadhwa et al.)")
-    p.add_argument("--filter", choices=["supervised", "none"], default="none",
-                   help="supervised: drop samples whose label is wrong")
-    p.add_argument("--batch-size", type=int, default=4)
-    p.add_argument("--concurrency", type=int, default=4, help="parallel HTTP requests")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--cache-dir", default=None, help="default: $COTLAB_CACHE/teacher")
+                   help="cot: few-shot CoT prompt; rationalize: the gold label is given (Wadhwa et al.)")
+    _add_setting(p, "few_shot", "supervised: keep only samples whose label is gold (SCoTD's filter); "
+                                "few_shot: keep every sample")
+    p.add_argument("--batch-size", type=int, default=4, help="prompts per generate call (local teacher)")
+    p.add_argument("--concurrency", type=int, default=4, help="parallel HTTP requests (--endpoint)")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds per HTTP request (--endpoint)")
+    p.add_argument("--retries", type=int, default=8,
+                   help="retries per HTTP request, with exponential backoff (--endpoint)")
+    _add_seed(p)
+    p.add_argument("--cache-dir", default=None, help="sample cache (default: $COTLAB_CACHE/teacher)")
     p.add_argument("--out", required=True, help="corpus JSONL to write")
+    p.add_argument("--teacher", action=_Renamed, new="--model")
+    p.add_argument("--filter", action=_Renamed, new="--setting supervised|few_shot")
+    p.set_defaults(handler=cmd_sample)
 
 
-def _add_train(sub):
-    p = sub.add_parser("train", help="fine-tune a student on a corpus (completion-only loss, cached)")
-    p.add_argument("--task", required=True)
-    p.add_argument("--corpus", default=None, help="corpus JSONL (not needed for --target label_only)")
-    p.add_argument("--target", default="scotd",
-                   help="label_only | greedy_cot | scotd | cot_before | cot_after | filler | "
-                        "shuffled_before | shuffled_after | masked_before | masked_after | key_tokens")
-    p.add_argument("--student", default=None, help="registry name, local dir or hub id (default: the profile's)")
-    p.add_argument("--profile", default="course")
-    p.add_argument("--limit", type=int, default=None, help="first N training questions")
-    p.add_argument("--lr", type=float, default=None)
-    p.add_argument("--epochs", type=float, default=None)
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--max-steps", type=int, default=None)
-    p.add_argument("--lora", action="store_true", default=None)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--setting", choices=["supervised", "few_shot"], default="supervised",
-                   help="supervised: keep correct samples, gold labels; few_shot: teacher labels (SCoTD 3.1)")
+def _add_train(sub: Any) -> None:
+    from .targets import CONDITIONS
+    p = _command(sub, "train", "fine-tune a student on a corpus (completion-only loss, cached)")
+    _add_task(p)
+    _add_data_dir(p)
+    p.add_argument("--corpus", default=None, type=_existing_file,
+                   help="corpus JSONL from `sample` (default: none; only label_only trains without one)")
+    p.add_argument("--target", default="scotd", choices=sorted(CONDITIONS), metavar="TARGET",
+                   help=f"training target: {_names(CONDITIONS)}")
+    p.add_argument("--model", default=None, type=_model_name,
+                   help=f"the student: a registry model ({_registry_help()}), a local directory or a hub id "
+                        "(default: the profile's student)")
+    _add_profile(p)
+    p.add_argument("--limit", type=int, default=None,
+                   help="first N training questions (default: the profile's distill.n_train)")
+    p.add_argument("--lr", type=float, default=None, help="learning rate (default: the profile's budget)")
+    p.add_argument("--epochs", type=float, default=None,
+                   help="train for this many epochs instead of a step budget (default: the profile's step budget)")
+    p.add_argument("--batch-size", type=int, default=None, help="batch size (default: the profile's budget)")
+    p.add_argument("--max-steps", type=int, default=None, help="optimizer steps (default: the profile's budget)")
+    p.add_argument("--lora", action="store_true", default=None, help="train LoRA adapters (default: the profile's)")
+    _add_seed(p)
+    _add_setting(p, "supervised", "supervised: keep correct samples, gold labels; few_shot: every sample with "
+                                  "an answer, teacher labels (SCoTD 3.1)")
     p.add_argument("--filler-k", type=int, default=10, help="filler tokens for --target filler")
     p.add_argument("--mask-p", type=float, default=0.5, help="masked word fraction for --target masked_*")
-    p.add_argument("--key-tokens", default=None, help="JSON {example id: [words]} for --target key_tokens")
+    p.add_argument("--key-tokens", default=None, type=_existing_file,
+                   help="JSON {example id: [words]} for --target key_tokens (default: none)")
     p.add_argument("--out", required=True, help="directory for the trained student")
+    p.add_argument("--student", action=_Renamed, new="--model")
+    p.set_defaults(handler=cmd_train)
 
 
-def _add_evaluate(sub):
-    p = sub.add_parser("evaluate", help="decode a model on a task split and score it (accuracy, 95%% CI)")
-    p.add_argument("--task", required=True)
-    p.add_argument("--split", default="dev")
-    p.add_argument("--model", required=True, help="trained student directory or registry name")
-    p.add_argument("--decode", choices=["greedy", "sc"], default="greedy")
-    p.add_argument("--k", type=int, default=10, help="self-consistency samples")
-    p.add_argument("--temperature", type=float, default=0.7, help="self-consistency temperature")
-    p.add_argument("--max-new-tokens", type=int, default=96)
-    p.add_argument("--limit", type=int, default=None)
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--profile", default="course")
+def _add_evaluate(sub: Any) -> None:
+    p = _command(sub, "evaluate", "decode a model on a task split and score it (accuracy, 95%% CI)")
+    _add_task(p)
+    _add_split(p, "dev")
+    _add_data_dir(p)
+    p.add_argument("--model", required=True, type=_model_name,
+                   help=f"a trained student directory, a registry model ({_registry_help()}) or a hub id")
+    p.add_argument("--decode", choices=["greedy", "sc"], default="greedy",
+                   help="greedy, or self-consistency (--n samples, majority vote)")
+    p.add_argument("--n", type=int, default=10, help="samples per question for --decode sc (paper: 30)")
+    p.add_argument("--temperature", type=float, default=0.7, help="sampling temperature for --decode sc")
+    p.add_argument("--max-new-tokens", type=int, default=96, help="tokens per completion")
+    p.add_argument("--limit", type=int, default=None, help="first N questions of the split (default: all)")
+    p.add_argument("--batch-size", type=int, default=16, help="sequences per generate call")
+    _add_seed(p)
+    _add_profile(p)
     p.add_argument("--stop-at-answer", action="store_true",
                    help="stop each generation once it states an answer (answer-first targets, e.g. cot_after)")
-    p.add_argument("--condition", default=None, help="condition name recorded in the results (default: "
-                   "the student's training target, else 'base')")
+    p.add_argument("--condition", default=None, help="condition name recorded in the results (default: the "
+                   "student's training target, else 'base')")
     p.add_argument("--out", required=True, help="results JSON")
+    p.add_argument("--k", action=_Renamed, new="--n")
+    p.set_defaults(handler=cmd_evaluate)
 
 
-def _add_run(sub):
-    p = sub.add_parser("run", help="execute the notebooks headlessly with papermill")
-    p.add_argument("--profile", default="course")
-    p.add_argument("--only", nargs="*", default=None, help="notebook number prefixes, e.g. 03")
-    p.add_argument("--out-dir", default=None, help="executed notebooks (default runs/<profile>/)")
+def _add_run(sub: Any) -> None:
+    p = _command(sub, "run", "execute the notebooks headlessly with papermill")
+    _add_profile(p)
+    p.add_argument("--only", nargs="+", default=None, help="notebook number prefixes, e.g. 03 (default: all)")
+    p.add_argument("--out-dir", default=None, help="executed notebooks (default: runs/<profile>/)")
     p.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"), default=None,
                    help="papermill parameter injected into every notebook, e.g. -p N_TRAIN 100 "
-                        "(VALUE is a Python literal or a string); repeatable")
+                        "(VALUE is a Python literal or a string); repeatable (default: none)")
     p.add_argument("--log-output", action="store_true", help="stream cell outputs to the terminal")
-    p.add_argument("--notebook-dir", default=None, help="folder of NN_*.ipynb notebooks (default notebooks/)")
+    p.add_argument("--notebook-dir", default=None, help="folder of the numbered notebooks (default: notebooks/)")
     p.add_argument("--no-progress", action="store_true", help="no per-cell progress bar")
+    p.set_defaults(handler=cmd_run)
 
 
-def _add_bench(sub):
-    p = sub.add_parser("bench", help="throughput benchmarks (sampling, training, decoding)")
-    p.add_argument("--only", nargs="*", default=None)
-    p.add_argument("--out", default=None)
+def _add_bench(sub: Any) -> None:
+    p = _command(sub, "bench", "throughput benchmarks (sampling, training, decoding)")
+    p.add_argument("--only", nargs="+", default=None, help="substrings of bench script names (default: all)")
+    p.add_argument("--out", default=None, help="results JSON (default: results/bench.json)")
+    p.add_argument("--timeout", type=float, default=None, help="seconds per script (default: none)")
+    p.set_defaults(handler=cmd_bench)
+
+
+def _add_serve(sub: Any) -> None:
+    from .serve import FAULT_KINDS
+    p = _command(sub, "serve", "serve a registry model as an OpenAI-compatible completions server",
+                 "A small OpenAI-compatible completions server (stdlib, one request at a time) for a local "
+                 "model; prints `READY <base url>` once it accepts requests.")
+    p.add_argument("--model", default="smollm2-135m", type=_model_name,
+                   help=f"a registry model ({_registry_help()}), a local directory or a hub id")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind")
+    p.add_argument("--port", type=int, default=8000, help="0 = any free port (printed in the READY line)")
+    p.add_argument("--faults", default=os.environ.get("COTLAB_SERVE_FAULTS", ""), type=_faults,
+                   help=f"comma-separated fault schedule for successive completions: {', '.join(FAULT_KINDS)} "
+                        "(default: $COTLAB_SERVE_FAULTS or none)")
+    p.add_argument("--fault-sleep", type=float, default=5.0,
+                   help="seconds a 'timeout' fault stalls (set it above the client's timeout)")
+    p.add_argument("--ignore-n", action="store_true", help="always return one choice (like llama-server)")
+    p.set_defaults(handler=cmd_serve)
+
+
+def _faults(value: str) -> list[str]:
+    from .serve import parse_faults
+    try:
+        return parse_faults(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m helpers", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    for add in (_add_data, _add_models, _add_sample, _add_train, _add_evaluate, _add_run, _add_bench):
+    ap = _Parser(prog="python -m helpers", description=__doc__, formatter_class=_Formatter)
+    sub = ap.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+    for add in (_add_data, _add_models, _add_sample, _add_train, _add_evaluate, _add_run, _add_bench, _add_serve):
         add(sub)
     return ap
 
 
+def _one_line(e: BaseException) -> str:
+    text = e.args[0] if isinstance(e, KeyError) and len(e.args) == 1 else str(e)
+    return " ".join(str(text).split())
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    from .tasks import DataError
+    """Parse ``argv``, run the command, return its exit code. A user error (:class:`helpers.config.UserError`:
+    unknown names, missing files, bad rows, an unreachable endpoint) is one line on stderr and exit code 2."""
     try:
-        if args.cmd == "data":
-            if args.data_cmd == "check":
-                from .tasks import cli_data_check
-                return cli_data_check(args)
-            from .download import cli_download
-            return cli_download(args)
-        if args.cmd == "models":
-            from .models import cli_models
-            return cli_models(args)
-        if args.cmd == "sample":
-            from .teacher import cli_sample
-            return cli_sample(args)
-        if args.cmd == "train":
-            from .train import cli_train
-            return cli_train(args)
-        if args.cmd == "evaluate":
-            from .evaluate import cli_evaluate
-            return cli_evaluate(args)
-        if args.cmd == "run":
-            from .runner import cli_run
-            return cli_run(args)
-        if args.cmd == "bench":
-            from .bench import cli_bench
-            return cli_bench(args)
-    except DataError as e:
-        print(f"error: {e}", file=sys.stderr)
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:                      # --help (0) or a usage error (2, already printed)
+        return 0 if e.code is None else e.code if isinstance(e.code, int) else 2
+    try:
+        return args.handler(args)
+    except UserError as e:
+        print(f"error: {_one_line(e)}", file=sys.stderr, flush=True)
         return 2
-    return 1
+
+
+# ------------------------------------------------------------------------------------------- commands
+
+
+def _use_data_dir(args: Any) -> None:
+    """``--data-dir`` wins over ``$COTLAB_DATA`` for everything this command loads."""
+    if getattr(args, "data_dir", None):
+        path = Path(args.data_dir).expanduser().resolve()
+        if not path.is_dir():
+            raise UserError(f"data dir {path} does not exist (set COTLAB_DATA or --data-dir, or run `make data`)")
+        os.environ["COTLAB_DATA"] = str(path)
+
+
+def cmd_data_check(args: Any) -> int:
+    """Validate every task and rationale file in the data dir; print row counts vs. expected.
+
+    Exit code: 0 all good; 1 a required file is missing or a count differs from the expected one;
+    2 a file has a bad row (the message names file, line and field) or the data dir does not exist.
+    """
+    from . import rationales
+    from .tasks import TASKS, DataError, check_contrast_pairs, expected_counts, iter_jsonl, load_task, split_path
+
+    base = Path(args.data_dir) if args.data_dir else config.data_dir()
+    if not base.is_dir():
+        raise UserError(f"data dir {base} does not exist (set COTLAB_DATA or --data-dir, or run `make data`)")
+    expected = expected_counts(base)
+    rows: list[tuple[str, str, str, str]] = []    # file, rows, expected, status
+    errors: list[DataError] = []
+    notes: list[str] = []
+    worst = 0
+
+    def record(rel: str, n: int | None, status: str | None = None) -> None:
+        nonlocal worst
+        exp = expected.get(rel)
+        if status is None:
+            status = "ok" if exp is None or n == exp else "MISMATCH"
+            if status == "MISMATCH":
+                worst = max(worst, 1)
+        rows.append((rel, "" if n is None else str(n), "" if exp is None else str(exp), status))
+
+    print(f"data dir: {base}")
+    for spec in TASKS.values():
+        if getattr(spec, "generated", False):       # written by helpers.synthetic, not part of the data dir
+            continue
+        for split, fname in spec.splits.items():
+            rel = f"{spec.folder}/{fname}"
+            path = base / rel
+            if not path.exists():
+                if split in spec.optional_splits:
+                    record(rel, None, "absent (held-out, optional)")
+                    notes.append(f"{rel}: held-out split, deliberately absent (see data/README.md)")
+                else:
+                    record(rel, None, "MISSING")
+                    worst = max(worst, 1)
+                continue
+            try:
+                record(rel, len(load_task(spec.name, split, base)))
+            except DataError as e:
+                record(rel, None, "ERROR")
+                errors.append(e)
+    try:
+        n_pairs = check_contrast_pairs(base)
+        if n_pairs:
+            notes.append(f"imdb_contrast: {n_pairs} original/contrast pairs aligned by pair_id, every label flipped")
+    except DataError as e:
+        errors.append(e)
+    overlap = base / "imdb" / "ids_overlapping_contrast_sets.txt"
+    train5k = split_path("imdb", "train", base)
+    if overlap.exists() and train5k.exists():
+        ids = set(overlap.read_text().split())
+        for lineno, row in iter_jsonl(train5k):
+            if row.get("id") in ids:
+                errors.append(DataError(train5k, lineno, "id",
+                                        f"{row['id']!r} overlaps a contrast-set review ({overlap.name})"))
+                break
+        else:
+            notes.append(f"imdb/train_5k: none of the {len(ids)} contrast-overlapping ids present")
+
+    for name, task, split in [(c.name, t, s) for c in rationales.CORPORA.values() for (t, s) in c.files]:
+        path = rationales.rationale_path(name, task, split, base)
+        rel = str(path.relative_to(base))
+        if not path.exists():
+            record(rel, None, "absent (optional)")
+            continue
+        if not split_path(task, split, base).exists():
+            record(rel, None, f"skipped ({task}/{split} absent)")
+            continue
+        spec_r = rationales.get_corpus(name)
+        expected.setdefault(rel, spec_r.expected_rows.get((task, split)))
+        try:
+            n, n_ok = rationales.count(rationales.load_rationales(name, task, split, base))
+            record(rel, n)
+            notes.append(f"{rel}: {n_ok}/{n} teacher answers correct")
+        except DataError as e:
+            record(rel, None, "ERROR")
+            errors.append(e)
+
+    w = max(len(r[0]) for r in rows)
+    print(f"{'file':<{w}}  {'rows':>6}  {'expected':>8}  status")
+    for rel, n, exp, status in rows:
+        print(f"{rel:<{w}}  {n:>6}  {exp:>8}  {status}")
+    for note in notes:
+        print(f"note: {note}")
+    sys.stdout.flush()
+    if errors:
+        for e in errors:
+            print(f"error: {_one_line(e)}", file=sys.stderr)
+        return 2
+    if worst:
+        print("data check: row counts differ from the expected ones or required files are missing",
+              file=sys.stderr)
+    else:
+        print("data check: all files valid")
+    return worst
+
+
+def cmd_data_download(args: Any) -> int:
+    """Download ``--task`` (default: everything) into ``--data-dir``."""
+    from .download import download
+    out = Path(args.data_dir)
+    failed = download(out, args.task)
+    print(f"wrote {out}; validate with: python -m helpers data check --data-dir {out}")
+    if failed:
+        print(f"error: could not download {failed} (no network / hub unreachable?)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_models(args: Any) -> int:
+    """List the registry, or (``models check``) convert, load and run one model."""
+    from .models import (REGISTRY, converted_dir, get_spec, installed, load_embedder, load_model,
+                         load_word_vectors)
+    if args.models_cmd == "check":
+        name = args.model
+        spec = get_spec(name)
+        t0 = time.time()
+        if spec.kind == "embedder":
+            v = load_embedder(name).encode(["a test sentence"])
+            print(f"{name}: embedding dim {v.shape[1]} ({time.time() - t0:.1f}s)")
+            return 0
+        if spec.kind == "wordvec":
+            kv = load_word_vectors(name)
+            print(f"{name}: {len(kv)} words; neighbours of 'easier': "
+                  f"{[w for w, _ in kv.most_similar('easier', topn=5)]} ({time.time() - t0:.1f}s)")
+            return 0
+        import torch
+        tok, model = load_model(name)
+        print(f"{name}: loaded from {converted_dir(name)} in {time.time() - t0:.1f}s "
+              f"({sum(p.numel() for p in model.parameters()) / 1e6:.0f}M parameters)")
+        torch.manual_seed(0)
+        ids = tok(args.prompt, return_tensors="pt")
+        with torch.no_grad():
+            out = model.generate(**ids, max_new_tokens=args.max_new_tokens, do_sample=False)
+        print(repr(args.prompt + tok.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)))
+        return 0
+    print(f"{'name':<14} {'kind':<9} {'installed':<9} {'converted':<9} description")
+    for s in REGISTRY.values():
+        inst = installed(s.name)
+        conv = s.kind == "causal" and (converted_dir(s.name) / "cotlab_model.json").exists()
+        print(f"{s.name:<14} {s.kind:<9} {'yes' if inst else 'no':<9} {'yes' if conv else '-':<9} "
+              f"{s.description}{' [opt-in]' if s.optional else ''}")
+        print(f"{'':<34} hub: {s.hub_id}; stands in for: {s.stands_in_for}; license: {s.license}")
+    return 0
+
+
+def cmd_sample(args: Any) -> int:
+    """Build (or resume) a corpus from a teacher and write it as JSONL."""
+    from .corpus import corpus_stats, save_corpus
+    from .tasks import load_task
+    from .teacher import HTTPTeacher, LocalTeacher, ReplayTeacher, sample_corpus
+
+    if args.replay and args.model:
+        raise UserError("--replay serves a released corpus; it takes no --model")
+    if not (args.replay or args.endpoint or args.model):
+        raise UserError("no teacher: give --model NAME (local), --endpoint URL or --replay CORPUS")
+    if args.model and not args.endpoint:
+        try:
+            _model_name(args.model)
+        except argparse.ArgumentTypeError as e:
+            raise UserError(f"--model: {e}") from None
+    _use_data_dir(args)
+    examples = load_task(args.task, args.split, limit=args.limit)
+    if args.replay:
+        teacher = ReplayTeacher(args.replay, args.task, args.split, examples=None)
+    elif args.endpoint:
+        teacher = HTTPTeacher(args.endpoint, model=args.model, concurrency=args.concurrency, timeout=args.timeout,
+                              max_retries=args.retries)
+    else:
+        teacher = LocalTeacher(args.model, batch_size=args.batch_size)
+    try:
+        corpus = sample_corpus(teacher, examples, n=args.n, temperature=args.temperature,
+                               max_new_tokens=args.max_new_tokens, shots=args.shots, mode=args.mode,
+                               seed=args.seed, split=args.split, cache=args.cache_dir or "default",
+                               meta={"limit": args.limit})
+    finally:
+        teacher.close()
+    stats = corpus_stats(corpus)
+    if args.setting == "supervised":
+        corpus = corpus.correct_only()
+    save_corpus(corpus, args.out)
+    show = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in stats.items()}
+    print(json.dumps({"out": str(args.out), "setting": args.setting, "kept_samples": corpus.n_samples(),
+                      "usage": corpus.meta.get("usage"), **show}, indent=1))
+    if isinstance(teacher, HTTPTeacher) and teacher.ignores_n:
+        print("note: the server ignored `n`; one request was sent per sample", file=sys.stderr)
+    return 0
+
+
+def cmd_train(args: Any) -> int:
+    """Build the target pairs, train (or reuse) the student, export it to ``--out``."""
+    from .profiles import get_profile
+    from .targets import get_condition, pairs_from_corpus, pairs_from_examples
+    from .tasks import load_task
+    from .train import export_student, train_student
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    _use_data_dir(args)
+    profile = get_profile(args.profile)
+    cond = get_condition(args.target)
+    limit = args.limit if args.limit is not None else profile.distill.n_train
+    kw = {"k": args.filler_k, "p": args.mask_p, "seed": args.seed}
+    if cond.transform == "key_tokens" and not args.key_tokens:
+        raise UserError("--target key_tokens needs --key-tokens FILE.json ({id: [words]})")
+    if args.corpus:
+        from .corpus import load_corpus
+        corpus = load_corpus(args.corpus)
+        if corpus.entries and corpus.entries[0].example.task != args.task:
+            raise UserError(f"corpus {args.corpus} is for task {corpus.entries[0].example.task!r}, "
+                            f"not {args.task!r}")
+        if limit is not None:
+            corpus = type(corpus)(corpus.entries[:limit], dict(corpus.meta))
+        key_tokens = None
+        if cond.transform == "key_tokens":
+            try:
+                key_tokens = json.loads(Path(args.key_tokens).read_text())
+            except json.JSONDecodeError as e:
+                raise UserError(f"{args.key_tokens}: invalid JSON ({e.msg}, line {e.lineno})") from None
+        pairs = pairs_from_corpus(corpus, args.target, supervised=args.setting == "supervised",
+                                  key_tokens=key_tokens, **kw)
+        data_info = {"corpus": str(args.corpus), "corpus_meta": corpus.meta, "n_questions": len(corpus.entries)}
+    else:
+        if cond.uses_rationale or cond.transform == "key_tokens":
+            raise UserError(f"--target {args.target} needs --corpus")
+        examples = load_task(args.task, "train", limit=limit)
+        pairs = pairs_from_examples(examples, args.target, **kw)
+        data_info = {"split": "train", "n_questions": len(examples)}
+    overrides = {"lr": args.lr, "epochs": args.epochs, "batch_size": args.batch_size, "lora": args.lora,
+                 "max_steps": -1 if args.epochs is not None and args.max_steps is None else args.max_steps}
+    cfg = replace(profile.protocol().train_config(args.seed), **{k: v for k, v in overrides.items() if v is not None})
+    model = args.model or profile.student
+    print(f"{args.target}: {len(pairs)} pairs from {data_info['n_questions']} questions; student {model}; "
+          f"lr {cfg.lr} epochs {cfg.epochs} batch {cfg.batch_size} lora {cfg.lora} seed {cfg.seed}")
+    st = train_student(model, pairs, cfg, info={"task": args.task, "target": args.target,
+                                                "setting": args.setting, "profile": profile.name,
+                                                **data_info}, progress=True)
+    out = export_student(st, args.out)
+    print(f"{'reused' if st.reused else 'trained'} student {st.key} -> {out} "
+          f"(train loss {st.meta.get('train_loss')}, {st.meta.get('train_seconds')} s)")
+    return 0
+
+
+def cmd_evaluate(args: Any) -> int:
+    """Decode a model on a task split, score it, write the results JSON."""
+    from .decode import timed_decode
+    from .evaluate import results_record
+    from .models import load_model, model_id
+    from .profiles import get_profile
+    from .provenance import write_json
+    from .tasks import load_task, split_path
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    _use_data_dir(args)
+    profile = get_profile(args.profile)
+    examples = load_task(args.task, args.split, limit=args.limit)
+    tok, model = load_model(args.model)
+    train_meta = None
+    meta_path = Path(args.model) / "cotlab_student.json"
+    if meta_path.exists():
+        train_meta = json.loads(meta_path.read_text())
+    condition = args.condition or ((train_meta or {}).get("info", {}).get("target")) or "base"
+    sc = args.decode == "sc"
+    preds, timing = timed_decode(model, tok, examples, method=args.decode, k=args.n,
+                                 temperature=args.temperature, max_new_tokens=args.max_new_tokens,
+                                 batch_size=args.batch_size, seed=args.seed,
+                                 stop_at_answer=args.stop_at_answer, progress=True)
+    rec = results_record(
+        condition=condition, task=args.task, split=args.split, seed=args.seed, preds=preds, profile=profile,
+        models={"student": model_id(args.model)},
+        data={"task_file": str(split_path(args.task, args.split)), "limit": args.limit},
+        decode={"method": args.decode, "k": args.n if sc else 1, "temperature": args.temperature if sc else 0.0,
+                "max_new_tokens": args.max_new_tokens, "stop_at_answer": args.stop_at_answer},
+        train_meta=train_meta, timing=timing)
+    write_json(args.out, rec)
+    print(f"{args.task}/{args.split} {condition} ({args.decode}): accuracy {rec['accuracy']:.3f} "
+          f"[{rec['ci_low']:.3f}, {rec['ci_high']:.3f}] n={rec['n']} no-answer {rec['no_answer_rate']:.3f} "
+          f"-> {args.out}")
+    return 0
+
+
+def cmd_run(args: Any) -> int:
+    """Execute the notebooks (``--only`` prefixes) under ``--profile``; exit 1 at the first failing one."""
+    from .runner import NotebookFailed, discover, parse_param, run_all
+
+    logging.basicConfig(level=logging.INFO if args.log_output else logging.WARNING,
+                        format="%(message)s", stream=sys.stdout)
+    params = {name: parse_param(value) for name, value in (args.param or [])}
+    nb_dir = Path(args.notebook_dir).resolve() if args.notebook_dir else None
+    try:
+        discover(args.only, nb_dir)                   # an unknown --only prefix is a user error
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    try:
+        run_all(args.profile, args.only, parameters=params, out_dir=args.out_dir, notebook_dir=nb_dir,
+                progress_bar=not args.no_progress, log_output=args.log_output)
+    except NotebookFailed as e:
+        print(f"error: {e}", file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+def cmd_bench(args: Any) -> int:
+    """Run the bench scripts, print a table, write the results JSON; exit 1 if a script failed."""
+    from .bench import run_benchmarks
+    return 1 if run_benchmarks(args.only, args.out, args.timeout) else 0
+
+
+def cmd_serve(args: Any) -> int:
+    """Serve ``--model`` until interrupted."""
+    from .serve import build_server
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: binding to {args.host}; anyone who can reach it can use the model", file=sys.stderr)
+    try:
+        srv = build_server(args.model, args.host, args.port, args.faults, args.fault_sleep, args.ignore_n)
+    except OSError as e:                               # port in use, address not available
+        raise UserError(f"cannot listen on {args.host}:{args.port}: {e.strerror or e}") from None
+    host, port = srv.server_address[:2]
+    print(f"READY http://{host}:{port}/v1", flush=True)
+    try:
+        srv.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        srv.server_close()
+    return 0

@@ -3,6 +3,7 @@
 Every path the suite reads or writes comes from here, so one environment variable moves it:
 
 * ``COTLAB_DATA``    — task files in the schema of ``data/README.md`` (default ``data/`` in the repo).
+* ``COTLAB_GENERATED`` — generated tasks (coin flip), written on first use (default ``data/generated/``).
 * ``COTLAB_CACHE``   — converted models, teacher samples, trained students
   (default ``~/.cache/cotlab``; survives re-clones so a re-run recomputes nothing).
 * ``COTLAB_RESULTS`` — results JSON/CSV written by notebooks and the CLI (default ``results/``).
@@ -16,6 +17,21 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+class UserError(Exception):
+    """Something the user can fix: an unknown task/split/target/corpus/profile/model name, a missing or
+    malformed file, an unreachable endpoint. The message says what is wrong (and, for a name, the valid
+    ones); ``python -m helpers`` prints it as one line on stderr and exits with code 2. Anything else
+    that escapes a command is a bug and keeps its traceback."""
+
+
+class UnknownName(UserError, KeyError, ValueError):
+    """A name that is not in its registry. A ``KeyError`` *and* a ``ValueError`` so that callers that
+    catch either kind of failed lookup keep working; ``str()`` is the plain message."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 def _path_from_env(var: str, default: Path) -> Path:
     value = os.environ.get(var)
     p = Path(value).expanduser() if value else default
@@ -25,6 +41,11 @@ def _path_from_env(var: str, default: Path) -> Path:
 def data_dir() -> Path:
     """The task data directory (``COTLAB_DATA``, default ``<repo>/data``)."""
     return _path_from_env("COTLAB_DATA", REPO_ROOT / "data")
+
+
+def generated_dir() -> Path:
+    """Generated task data (``COTLAB_GENERATED``, default ``<repo>/data/generated``)."""
+    return _path_from_env("COTLAB_GENERATED", REPO_ROOT / "data" / "generated")
 
 
 def cache_dir() -> Path:

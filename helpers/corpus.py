@@ -228,5 +228,11 @@ def subset(corpus: Corpus, keep: dict[str, list[int]], **meta: Any) -> Corpus:
     return Corpus(entries, dict(corpus.meta, **meta))
 
 
-__all__ = ["Sample", "CorpusEntry", "Corpus", "save_corpus", "load_corpus", "corpus_stats",
+def only_questions(corpus: Corpus, examples: Any) -> Corpus:
+    """The corpus restricted to the questions of ``examples`` (in the corpus's order)."""
+    ids = {ex.id for ex in examples}
+    return Corpus([e for e in corpus.entries if e.example.id in ids], dict(corpus.meta))
+
+
+__all__ = ["only_questions", "Sample", "CorpusEntry", "Corpus", "save_corpus", "load_corpus", "corpus_stats",
            "PAPER_DISCARD_RATES", "unique_bigrams", "subset", "entry_to_row"]

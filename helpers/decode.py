@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from .prompts import extract_answer, format_input
 from .tasks import Example
@@ -188,3 +188,53 @@ def timed_decode(*args: Any, **kw: Any) -> tuple[list[Prediction], dict[str, flo
     dt = time.perf_counter() - t0
     n_tok = sum(p.n_generated_tokens for p in preds)
     return preds, {"seconds": dt, "generated_tokens": n_tok, "tokens_per_s": n_tok / dt if dt else 0.0}
+
+
+def dev_accuracy(examples: Sequence[Example], *, max_new_tokens: int = 64,
+                 batch_size: int = 16) -> Callable[[Any, Any], float]:
+    """``evaluate(model, tokenizer) -> accuracy`` of a greedy decode of ``examples``: the dev evaluation
+    early stopping calls (``helpers.train.train_student(..., dev_eval=dev_accuracy(dev[:cfg.n_dev_eval],
+    max_new_tokens=cfg.eval_max_new_tokens))``)."""
+    examples = list(examples)
+    if not examples:
+        raise ValueError("dev_accuracy needs at least one example")
+
+    def evaluate(model: Any, tokenizer: Any) -> float:
+        preds = decode(model, tokenizer, examples, method="greedy", max_new_tokens=max_new_tokens,
+                       batch_size=batch_size)
+        return sum(p.correct for p in preds) / len(preds)
+
+    return evaluate
+
+
+DECODE_CACHE_VERSION = 1
+
+
+def decode_student(student: Any, examples: Sequence[Example], *, method: str = "greedy", k: int = 1,
+                   temperature: float | None = None, max_new_tokens: int = 96, seed: int = 0,
+                   batch_size: int = 16, progress: bool = False) -> list[Prediction]:
+    """:func:`decode` with a trained student (:class:`helpers.train.Student`), cached under
+    ``$COTLAB_CACHE/decodes/`` by (student key, example ids, decoding parameters): a finished decode is
+    never recomputed. Self-consistency stops each sample at its answer (the vote needs nothing after it)."""
+    import json
+
+    from . import config
+    from .provenance import stable_hash, write_json
+    sc = method == "sc"
+    params = {"method": method, "k": k if sc else 1, "temperature": temperature if sc else None,
+              "max_new_tokens": max_new_tokens, "seed": seed, "batch_size": batch_size}
+    if sc:
+        params["stop_at_answer"] = True
+    key = stable_hash({"student": student.key, "ids": [ex.id for ex in examples], **params,
+                       "v": DECODE_CACHE_VERSION}, n=24)
+    path = config.cache_dir() / "decodes" / f"{key}.json"
+    if path.exists():
+        data = json.loads(path.read_text())
+        return [Prediction(**{f: v for f, v in d.items() if f != "correct"}) for d in data["predictions"]]
+    tok, model = student.load()
+    preds = decode(model, tok, examples, method=method, k=k, temperature=temperature or 0.7,
+                   max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed, stop_at_answer=sc,
+                   progress=progress)
+    del model
+    write_json(path, {"student": student.key, "params": params, "predictions": [p.to_dict() for p in preds]})
+    return preds

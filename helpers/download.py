@@ -1,6 +1,6 @@
 """`make data`: download the datasets from their public sources into the on-disk schema.
 
-``python -m helpers data download --out data [--tasks csqa quarel ...]`` writes the same files, names and
+``python -m helpers data download --data-dir data [--task csqa quarel ...]`` writes the same files, names and
 row schema as ``../shared/data`` (see ``data/README.md``):
 
 * task splits from the Hugging Face hub with :func:`datasets.load_dataset` (commonsense_qa, openbookqa
@@ -11,7 +11,7 @@ row schema as ``../shared/data`` (see ``data/README.md``):
   Step-by-Step (``datasets.zip`` of ``google-research/distilling-step-by-step``).
 
 The pure ``convert_*`` / ``parse_*`` functions map one source row to one schema row and are tested
-offline; only :func:`cli_download` and the ``fetch_*`` helpers touch the network. Known differences
+offline; only :func:`download` and the ``fetch_*`` helpers touch the network. Known differences
 from the shared copy (the hub has what the shared copy could not get): quarel train has the official
 1941 rows and ids, IMDb ids are hub row indices and rows carry no ``rating`` (the hub drops file names),
 and ``imdb/train_5k`` is re-sampled with the same recipe (so a different 5k).
@@ -31,7 +31,8 @@ import zipfile
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from .tasks import NLI, SENTIMENT, TASKS, DataError, get_spec, parse_row
+from .config import UnknownName
+from .tasks import NLI, PAREN_LETTER, SENTIMENT, TASKS, DataError, get_spec, parse_row
 
 LETTERS = "ABCDEFGHIJ"
 
@@ -224,7 +225,6 @@ def convert_palm(ex_row: dict[str, Any], output: str, task: str, split: str) -> 
 
 def convert_mario(rec: dict[str, Any], ids_by_question: dict[str, str], k: int) -> dict[str, Any]:
     """One MaRio GPT-3 response (question with inline choices, rationale, answer "(B)", gold_label)."""
-    from .rationales import _PAREN
     q = rec["question"]
     if q not in ids_by_question:
         raise KeyError(f"MaRio question not in quarel train: {q[:80]!r}")
@@ -232,7 +232,7 @@ def convert_mario(rec: dict[str, Any], ids_by_question: dict[str, str], k: int) 
     def letter(v: Any) -> str | None:
         if isinstance(v, int):
             return "AB"[v]
-        m = _PAREN.match(str(v).strip()) if v is not None else None
+        m = PAREN_LETTER.match(str(v).strip()) if v is not None else None
         return m.group(1).upper() if m else None
     pred = letter(rec.get("answer", rec.get("predicted_answer")))
     gold = letter(rec.get("gold_label", rec.get("gold_answer")))
@@ -403,14 +403,21 @@ def download_rationales(out: Path, manifest: dict[str, Any]) -> None:
             print(f"  {rel}: {len(rows)} rows")
 
 
-def cli_download(args) -> int:
-    """Download every task (or ``--tasks``) and the public rationale corpora into ``--out``."""
-    out = Path(args.out)
-    wanted = args.tasks or [*HUB, "imdb_contrast", "rationales"]
-    unknown = set(wanted) - {*HUB, "imdb_contrast", "rationales"}
+#: What :func:`download` fetches, in order: the hub tasks, the contrast sets, the public rationale corpora.
+UNITS: tuple[str, ...] = (*HUB, "imdb_contrast", "rationales")
+
+
+def download(out: Path | str, names: Iterable[str] | None = None) -> list[str]:
+    """Download ``names`` (default: every one of :data:`UNITS`) into ``out``, updating
+    ``out/manifest.json`` after each; return the names that could not be downloaded (no network, the hub
+    unreachable, an upstream format change), after printing why."""
+    from .provenance import write_json
+
+    out = Path(out)
+    wanted = list(names or UNITS)
+    unknown = sorted(set(wanted) - set(UNITS))
     if unknown:
-        print(f"error: unknown --tasks {sorted(unknown)}", file=sys.stderr)
-        return 2
+        raise UnknownName(f"unknown download {unknown}; choose from {list(UNITS)}")
     mpath = out / "manifest.json"
     manifest = json.loads(mpath.read_text()) if mpath.exists() else {}
     manifest.setdefault("files", {})
@@ -427,10 +434,6 @@ def cli_download(args) -> int:
         except (OSError, RuntimeError, KeyError, ValueError) as e:
             print(f"  FAILED: {e}", file=sys.stderr)
             failed.append(name)
-        from .provenance import write_json
         write_json(mpath, manifest)
-    print(f"wrote {out} ({len(manifest['files'])} files); validate with: COTLAB_DATA={out} python -m helpers data check")
-    if failed:
-        print(f"error: could not download {failed} (no network / hub unreachable?)", file=sys.stderr)
-        return 1
-    return 0
+    print(f"{out}: {len(manifest['files'])} files in the manifest")
+    return failed

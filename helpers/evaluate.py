@@ -12,11 +12,9 @@
 """
 from __future__ import annotations
 
-import json
 import logging
 import time
 import warnings
-from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -176,39 +174,3 @@ def compare_to_paper(records: Iterable[Mapping[str, Any]], *, paper: str | None 
     cols = ["task", "condition", "setting", "decode", "ours_accuracy", "ours_ci", "ours_n", "ours_student",
             "paper", "table", "paper_model", "paper_setting", "paper_decode", "paper_accuracy", "citation"]
     return merged[[c for c in cols if c in merged.columns]].sort_values(["task", "condition"]).reset_index(drop=True)
-
-
-def cli_evaluate(args: Any) -> int:
-    """``python -m helpers evaluate``: decode a model on a task split, score it, write the results JSON."""
-    from .decode import timed_decode
-    from .models import load_model, model_id
-    from .profiles import get_profile
-    from .provenance import write_json
-    from .tasks import load_task, split_path
-
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    profile = get_profile(args.profile)
-    examples = load_task(args.task, args.split, limit=args.limit)
-    tok, model = load_model(args.model)
-    train_meta = None
-    meta_path = Path(args.model) / "cotlab_student.json"
-    if meta_path.exists():
-        train_meta = json.loads(meta_path.read_text())
-    condition = args.condition or ((train_meta or {}).get("info", {}).get("target")) or "base"
-    preds, timing = timed_decode(model, tok, examples, method=args.decode, k=args.k,
-                                 temperature=args.temperature, max_new_tokens=args.max_new_tokens,
-                                 batch_size=args.batch_size, seed=args.seed,
-                                 stop_at_answer=args.stop_at_answer, progress=True)
-    rec = results_record(
-        condition=condition, task=args.task, split=args.split, seed=args.seed, preds=preds, profile=profile,
-        models={"student": model_id(args.model)},
-        data={"task_file": str(split_path(args.task, args.split)), "limit": args.limit},
-        decode={"method": args.decode, "k": args.k if args.decode == "sc" else 1,
-                "temperature": args.temperature if args.decode == "sc" else 0.0,
-                "max_new_tokens": args.max_new_tokens, "stop_at_answer": args.stop_at_answer},
-        train_meta=train_meta, timing=timing)
-    write_json(args.out, rec)
-    print(f"{args.task}/{args.split} {condition} ({args.decode}): accuracy {rec['accuracy']:.3f} "
-          f"[{rec['ci_low']:.3f}, {rec['ci_high']:.3f}] n={rec['n']} no-answer {rec['no_answer_rate']:.3f} "
-          f"-> {args.out}")
-    return 0

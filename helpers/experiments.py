@@ -530,13 +530,15 @@ def models_table(profile: Profile) -> Any:
 
 
 def paper_map(notebook_dir: Path | None = None) -> Any:
-    """notebook ↔ paper result, read from each notebook's ``metadata.cotlab`` (title, reproduces, figures)."""
-    import nbformat
+    """notebook ↔ paper result, read from each notebook's ``metadata.cotlab`` (title, reproduces, figures):
+    the jupytext header of ``notebooks/NN_*.py`` (see :func:`helpers.runner.discover`)."""
     import pandas as pd
+
+    from .runner import discover, read_notebook
     nb_dir = Path(notebook_dir or config.REPO_ROOT / "notebooks")
     rows = []
-    for p in sorted(nb_dir.glob("[0-9][0-9]_*.ipynb")):
-        meta = nbformat.read(p, as_version=4).metadata.get("cotlab", {})
+    for p in discover(None, nb_dir):
+        meta = read_notebook(p).metadata.get("cotlab", {})
         rows.append({"notebook": p.stem, "title": meta.get("title", ""),
                      "reproduces": "; ".join(meta.get("reproduces", [])),
                      "figures": ", ".join(meta.get("figures", []))})

@@ -19,16 +19,16 @@ import importlib.util
 import json
 import os
 import shutil
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import config
+from .config import UserError
 
 
-class ModelError(RuntimeError):
+class ModelError(UserError, RuntimeError):
     """A model cannot be resolved, is not installed, or failed its integrity check."""
 
 
@@ -345,36 +345,3 @@ def load_word_vectors(name: str = "glove-50d"):
         os.replace(f, str(f).replace(".kv.tmp", ".kv"))
     return kv
 
-
-def cli_models(args) -> int:
-    if getattr(args, "models_cmd", None) == "check":
-        import torch
-        spec = get_spec(args.name)
-        t0 = time.time()
-        if spec.kind == "embedder":
-            emb = load_embedder(args.name)
-            v = emb.encode(["a test sentence"])
-            print(f"{args.name}: embedding dim {v.shape[1]} ({time.time() - t0:.1f}s)")
-            return 0
-        if spec.kind == "wordvec":
-            kv = load_word_vectors(args.name)
-            print(f"{args.name}: {len(kv)} words; neighbours of 'easier': "
-                  f"{[w for w, _ in kv.most_similar('easier', topn=5)]} ({time.time() - t0:.1f}s)")
-            return 0
-        tok, model = load_model(args.name)
-        print(f"{args.name}: loaded from {converted_dir(args.name)} in {time.time() - t0:.1f}s "
-              f"({sum(p.numel() for p in model.parameters()) / 1e6:.0f}M parameters)")
-        torch.manual_seed(0)
-        ids = tok(args.prompt, return_tensors="pt")
-        with torch.no_grad():
-            out = model.generate(**ids, max_new_tokens=args.max_new_tokens, do_sample=False)
-        print(repr(args.prompt + tok.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)))
-        return 0
-    print(f"{'name':<14} {'kind':<9} {'installed':<9} {'converted':<9} description")
-    for s in REGISTRY.values():
-        inst = installed(s.name)
-        conv = s.kind == "causal" and (converted_dir(s.name) / "cotlab_model.json").exists()
-        print(f"{s.name:<14} {s.kind:<9} {'yes' if inst else 'no':<9} {'yes' if conv else '-':<9} "
-              f"{s.description}{' [opt-in]' if s.optional else ''}")
-        print(f"{'':<34} hub: {s.hub_id}; stands in for: {s.stands_in_for}; license: {s.license}")
-    return 0

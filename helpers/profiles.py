@@ -1,107 +1,177 @@
-"""Run profiles: the one place that sizes every experiment.
+"""Run profiles: the one place that sizes every experiment — shared settings plus one block per study.
 
-Every notebook's papermill ``parameters`` cell names a profile; ``get_profile(name)`` returns the
-settings it uses. A notebook may override single fields through papermill parameters, and the
-results it writes record the profile name *and* the resolved settings.
+Every notebook's papermill ``parameters`` cell names a profile; ``get_profile(name)`` returns it and
+every results record stores the profile's name and all its resolved settings.
 
-* ``smoke``  — CI: exercises every code path in seconds to a few minutes per notebook. Numbers
-  are meaningless (a handful of examples, a few optimizer steps).
-* ``course`` — the default: a 2-core CPU laptop, small but meaningful results (students above
-  chance, CIs narrow enough to separate conditions where the effect is large). Budget: see
-  ``budget_minutes`` and README ("Profiles").
-* ``paper``  — a GPU plus a teacher endpoint at the papers' sizes: N=30 samples at T=1.0, full
-  splits, lr 2e-5, batch 32, self-consistency with k=30 at T=0.7.
+* shared: ``student``, ``seeds`` (every seed is trained and reported), ``budget_minutes`` (the runner
+  records each notebook's wall time and warns when a full run exceeds it), ``notes``;
+* ``prompting`` — notebook 01 (SCoTD §2, Table 2(a)) and the live samples of 02;
+* ``corpus`` — notebook 02 (the replayed large-teacher corpora and their statistics);
+* ``distill`` — notebooks 03–04 (SCoTD Table 2(b), 3(a), 3(b)): the task, the teacher, N, and the
+  :class:`helpers.protocol.Protocol` (matched budget, held-out slice of train, full evaluation split).
+
+The profiles:
+
+* ``smoke``  — CI: every code path in seconds; numbers meaningless.
+* ``course`` — a 2-core CPU laptop, the whole suite in ≤ 90 min, on the generated coin-flip task
+  (:mod:`helpers.synthetic`) where distillation must show: the course's vehicle and the suite's
+  positive control.
+* ``lab``    — a CPU for hours: the papers' task (QuaRel + the replayed GPT-3 corpus) under the same
+  protocol at full size; resumable (every student and decode is cached the moment it finishes).
+* ``paper``  — a GPU and a teacher endpoint at the papers' sizes (N=30, OPT-1.3B from the hub, lr 2e-5,
+  batch 32, SC k=30 at T=0.7).
+
+A teacher is named ``scripted:<step error>`` (:class:`helpers.teacher.ScriptedTeacher`),
+``replay:<release>`` (:class:`helpers.teacher.ReplayTeacher`), ``endpoint`` (an OpenAI-compatible
+server at ``$COTLAB_TEACHER_URL``) or a model (registry name, local dir or hub id).
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
+
+from .protocol import Budget, Protocol
+
+
+@dataclass(frozen=True)
+class Prompting:
+    """Notebook 01: prompting the teacher and the un-distilled student (SCoTD Table 2(a))."""
+    task: str = "coinflip"
+    teacher: str = "qwen2.5-0.5b"        # the live local teacher (or "endpoint")
+    n_questions: int | None = 48          # dev questions prompted (None: the full split)
+    shots: int | None = None              # exemplars per prompt (None: all of the task's prompt set)
+    sc_k: int = 3                         # prompted self-consistency samples
+    max_new_tokens: int = 96
+    n_live: int = 4                       # training questions sampled live (shown in 01 and 02)
+    n_samples: int = 5                    # N samples per live question
+    temperature: float = 1.0
+
+
+@dataclass(frozen=True)
+class CorpusStudy:
+    """Notebook 02: the replayed large-teacher corpora (GPT-3 × QuaRel, PaLM × CSQA)."""
+    n_questions: int | None = 200         # training questions per replayed corpus (None: all)
+
+
+@dataclass(frozen=True)
+class Distill:
+    """Notebooks 03–04: distillation under the protocol."""
+    task: str = "coinflip"
+    teacher: str = "scripted:0.1"
+    n_samples: int = 5                    # N CoTs per question for SCoTD
+    n_train: int | None = 300             # training questions (None: all but the held-out slice)
+    n_heldout: int = 64                   # held-out slice of train (diagnostics / selection, never reported)
+    eval_limit: int | None = None         # None = the full evaluation split (only smoke truncates)
+    budget: Budget = Budget(steps=40)
+    max_seq_len: int = 256
+    lora: bool = False
+    max_new_tokens: int = 96
+    sc_k: int = 5
+    sc_temperature: float = 0.7
+    n_diag_train: int = 32                # training questions decoded for the fit diagnostic
+    rationale_counts: tuple[int, ...] = (1, 2, 5)   # notebook 04: SCoTD with N CoTs per question
 
 
 @dataclass(frozen=True)
 class Profile:
     name: str
-    # models
     student: str
-    teacher_live: str            # registry name, or "endpoint" (HTTP teacher from COTLAB_TEACHER_URL)
-    # data sizes (None = the full split)
-    n_train: int | None
-    n_dev: int | None
-    # teacher sampling (SCoTD §2)
-    n_samples: int               # N rationales per question
-    temperature: float
-    max_new_tokens: int
-    n_live_questions: int        # questions sampled live from the local teacher (notebook 01/02)
-    # student training (SCoTD §3)
-    lr: float
-    epochs: float
-    batch_size: int
-    grad_accum: int
-    max_steps: int               # -1 = no cap
-    lora: bool
-    max_seq_len: int
-    # decoding
-    sc_k: int                    # self-consistency samples
-    sc_temperature: float
-    decode_max_new_tokens: int
-    seeds: tuple[int, ...] = (0,)
-    budget_minutes: float = 0.0
-    notes: str = ""
-    # notebooks 01 and 04 (added for the SCoTD notebooks)
-    n_prompt_eval: int | None = 48               # dev questions for Table 2(a) prompting (None = all)
-    prompt_shots: int | None = None              # few-shot exemplars in teacher prompts (None = all)
-    prompt_sc_k: int | None = None               # Table 2(a) self-consistency samples (None = sc_k)
-    rationale_counts: tuple[int, ...] = (1, 2, 3, 5)   # Table 3(b): CoTs per question (≤ 5 in the GPT-3 corpus)
+    seeds: tuple[int, ...]
+    budget_minutes: float
+    notes: str
+    prompting: Prompting = Prompting()
+    corpus: CorpusStudy = CorpusStudy()
+    distill: Distill = Distill()
+
+    @property
+    def teacher(self) -> str:
+        return self.distill.teacher
+
+    def protocol(self) -> Protocol:
+        """The distillation protocol of this profile (notebooks 03–04)."""
+        d = self.distill
+        return Protocol(task=d.task, student=self.student, budget=d.budget, seeds=self.seeds,
+                        n_train=d.n_train, n_heldout=d.n_heldout, eval_limit=d.eval_limit,
+                        n_diag_train=d.n_diag_train, max_seq_len=d.max_seq_len, lora=d.lora,
+                        max_new_tokens=d.max_new_tokens, sc_k=d.sc_k, sc_temperature=d.sc_temperature)
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["seeds"] = list(self.seeds)
-        d["rationale_counts"] = list(self.rationale_counts)
-        return d
+        return _lists(asdict(self))
 
     def with_overrides(self, **kw: Any) -> "Profile":
+        """A copy with fields replaced; a study block takes a dict of its fields
+        (``with_overrides(seeds=(0,), distill={"n_train": 50, "budget": {"steps": 10}})``)."""
         kw = {k: v for k, v in kw.items() if v is not None}
-        unknown = set(kw) - set(self.__dataclass_fields__)
+        unknown = set(kw) - {f.name for f in fields(self)}
         if unknown:
-            raise ValueError(f"unknown profile field(s): {sorted(unknown)}")
-        return replace(self, **kw)
+            raise ValueError(f"unknown profile field(s) {sorted(unknown)}; fields: {[f.name for f in fields(self)]}")
+        out = {}
+        for k, v in kw.items():
+            cur = getattr(self, k)
+            out[k] = _merge(cur, v, k) if isinstance(v, dict) else (tuple(v) if isinstance(v, list) else v)
+        return replace(self, **out)
+
+
+def _merge(obj: Any, upd: dict[str, Any], where: str) -> Any:
+    names = {f.name for f in fields(obj)}
+    bad = set(upd) - names
+    if bad:
+        raise ValueError(f"unknown field(s) {sorted(bad)} in {where}; fields: {sorted(names)}")
+    new = {}
+    for k, v in upd.items():
+        cur = getattr(obj, k)
+        new[k] = _merge(cur, v, f"{where}.{k}") if isinstance(v, dict) else (tuple(v) if isinstance(v, list) else v)
+    return replace(obj, **new)
+
+
+def _lists(d: Any) -> Any:
+    if isinstance(d, dict):
+        return {k: _lists(v) for k, v in d.items()}
+    if isinstance(d, (list, tuple)):
+        return [_lists(v) for v in d]
+    return d
 
 
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
-        name="smoke", student="smollm2-135m", teacher_live="smollm2-135m",
-        n_train=8, n_dev=4, n_samples=2, temperature=1.0, max_new_tokens=16,
-        n_live_questions=2,
-        lr=1e-4, epochs=1, batch_size=4, grad_accum=1, max_steps=2, lora=False,
-        max_seq_len=256, sc_k=2, sc_temperature=0.7, decode_max_new_tokens=16,
-        seeds=(0,), budget_minutes=3,
+        name="smoke", student="smollm2-135m", seeds=(0, 1), budget_minutes=5,
         notes="CI only: every code path, numbers meaningless.",
-        n_prompt_eval=2, prompt_shots=1, rationale_counts=(1, 2),
+        prompting=Prompting(task="coinflip", teacher="smollm2-135m", n_questions=2, shots=1, sc_k=2,
+                            max_new_tokens=16, n_live=2, n_samples=2),
+        corpus=CorpusStudy(n_questions=8),
+        distill=Distill(task="coinflip", teacher="scripted:0.1", n_samples=2, n_train=8, n_heldout=4, eval_limit=6,
+                        budget=Budget(steps=2, batch_size=4, lr=1e-4), max_seq_len=256, max_new_tokens=16,
+                        sc_k=2, n_diag_train=4, rationale_counts=(1, 2)),
     ),
     "course": Profile(
-        name="course", student="smollm2-135m", teacher_live="qwen2.5-0.5b",
-        n_train=200, n_dev=150, n_samples=5, temperature=1.0, max_new_tokens=64,
-        n_live_questions=4,
-        # training/decoding sized by the distillation engineer: QuaRel + replayed GPT-3 corpus, 200
-        # questions (~225k training tokens for the 6 students of notebook 03, ~100k decoded tokens)
-        lr=1e-4, epochs=1, batch_size=8, grad_accum=1, max_steps=-1, lora=False,
-        max_seq_len=256, sc_k=5, sc_temperature=0.7, decode_max_new_tokens=80,
-        seeds=(0,), budget_minutes=90,
-        notes="2-core CPU laptop; replayed large-teacher corpora, SmolLM2-135M student.",
-        # notebook 01 (live qwen2.5-0.5b teacher, few-shot prompts of ~350 tokens): 24 dev questions,
-        # 3-shot prompts, k=3 for prompted self-consistency (HF generate re-encodes the prompt k times)
-        n_prompt_eval=24, prompt_shots=3, prompt_sc_k=3,
-        rationale_counts=(1, 5),              # Table 3(b): N=1 and N=5 are notebook 03's students (no extra
-                                              # training; the paper's own N=1 and N=5 points)
+        name="course", student="smollm2-135m", seeds=(0, 1, 2), budget_minutes=90,
+        notes="2-core CPU laptop: the generated coin-flip task with a scripted teacher (10% slips per step), "
+              "SmolLM2-135M, 3 seeds, matched budgets, full dev split.",
+        prompting=Prompting(task="coinflip", teacher="qwen2.5-0.5b", n_questions=48, shots=4, sc_k=3,
+                            max_new_tokens=96, n_live=4, n_samples=5),
+        corpus=CorpusStudy(n_questions=200),
+        distill=Distill(),
+    ),
+    "lab": Profile(
+        name="lab", student="smollm2-135m", seeds=(0, 1, 2), budget_minutes=8 * 60,
+        notes="CPU for hours: QuaRel + the replayed GPT-3 corpus (5 CoTs/question) at full size under the "
+              "protocol; every student and decode is cached, so a run cut off anywhere resumes.",
+        prompting=Prompting(task="quarel", teacher="qwen2.5-0.5b", n_questions=None, shots=3, sc_k=5,
+                            max_new_tokens=96, n_live=16, n_samples=5),
+        corpus=CorpusStudy(n_questions=None),
+        distill=Distill(task="quarel", teacher="replay:mario_gpt3", n_samples=5, n_train=None, n_heldout=64,
+                        budget=Budget(steps=600, batch_size=8, lr=1e-4), max_seq_len=320, max_new_tokens=96,
+                        sc_k=5, n_diag_train=64, rationale_counts=(1, 2, 3, 5)),
     ),
     "paper": Profile(
-        name="paper", student="smollm2-135m", teacher_live="endpoint",
-        n_train=None, n_dev=None, n_samples=30, temperature=1.0, max_new_tokens=128,
-        n_live_questions=0,
-        lr=2e-5, epochs=3, batch_size=32, grad_accum=1, max_steps=-1, lora=False,
-        max_seq_len=512, sc_k=30, sc_temperature=0.7, decode_max_new_tokens=128,
-        seeds=(0, 1, 2), budget_minutes=0,
-        notes="GPU + teacher endpoint; the papers' sizes (N=30, T=1.0, lr 2e-5, batch 32, SC k=30 T=0.7).",
+        name="paper", student="facebook/opt-1.3b", seeds=(0, 1, 2), budget_minutes=0,
+        notes="GPU + teacher endpoint at the papers' sizes (N=30 at T=1.0, OPT-1.3B, lr 2e-5, batch 32, SC k=30 T=0.7).",
+        prompting=Prompting(task="quarel", teacher="endpoint", n_questions=None, shots=None, sc_k=30,
+                            max_new_tokens=128, n_live=0, n_samples=30),
+        corpus=CorpusStudy(n_questions=None),
+        distill=Distill(task="quarel", teacher="endpoint", n_samples=30, n_train=None, n_heldout=128,
+                        budget=Budget(steps=3000, batch_size=32, lr=2e-5), max_seq_len=512, max_new_tokens=128,
+                        sc_k=30, n_diag_train=128, rationale_counts=(1, 5, 10, 20, 30)),
     ),
 }
 

@@ -103,6 +103,34 @@ def split_rationale(ex: Example, completion: str) -> tuple[str, str | None]:
     return head, extract_answer(ex, completion)
 
 
+def rationale_conclusion(ex: Example, completion: str) -> str | None:
+    """The option a completion's own rationale concludes, independently of its final letter.
+
+    Coin flip: the coin's last stated face against its starting face. Other MC tasks: the choice
+    whose text the rationale mentions last (None when it names none). Classification: the last label
+    word in the rationale. Used to check whether a CoT student's letter follows its own reasoning."""
+    rationale, _ = split_rationale(ex, completion)
+    if not rationale:                              # answer first (CoT after the label): the text after it
+        m = re.search(r"answer is[^.]*\.", completion, re.IGNORECASE)
+        rationale = completion[m.end():].strip() if m else ""
+    if ex.task == "coinflip":
+        from .synthetic import conclusion
+        return conclusion(ex, rationale)
+    low = rationale.lower()
+    best, where = None, -1
+    if ex.is_mc:
+        for c in ex.choices:
+            i = low.rfind(c.text.lower())
+            if c.text and i > where:
+                best, where = c.label, i
+        return best
+    for lab in ex.labels:
+        m = list(re.finditer(rf"\b{re.escape(lab.lower())}\b", low))
+        if m and m[-1].start() > where:
+            best, where = lab, m[-1].start()
+    return best
+
+
 # ---------------------------------------------------------------------------------------------------
 # Few-shot prompt sets P (SCoTD §2): exemplars with gold label and a chain-of-thought written for this
 # project. Exemplars reference rows of the data by id (the text is read from the data directory);
@@ -243,6 +271,19 @@ EXEMPLARS: dict[str, tuple[Exemplar, ...]] = {
         _E("f6f0221e-79ae-4534-a22e-c09eb34d74c8", "contradiction", "He was born in 1981, so he cannot have played "
            "for any club for 60 years.", split="r1_dev"),
     ),
+    # the generated coin-flip task (helpers.synthetic): rows of its train split, CoTs written to track the coin
+    "coinflip": (
+        _E("coinflip_train_0000", "A", "The coin starts heads up. Nadia flips it, so it is now tails up. Hugo does not "
+           "flip it, so it is still tails up. Anya flips it, so it is now heads up. It ends heads up, which is how "
+           "it started."),
+        _E("coinflip_train_0002", "B", "The coin starts heads up. Diana flips it, so it is now tails up. Tomas flips it, "
+           "so it is now heads up. Zane flips it, so it is now tails up. It ends tails up, not heads up."),
+        _E("coinflip_train_0003", "A", "The coin starts heads up. Nobody flips it: Omar, Oskar, Kofi and Leila all leave "
+           "it alone, so it is still heads up."),
+        _E("coinflip_train_0006", "B", "The coin starts heads up. Diana does not flip it, so it is still heads up. Omar "
+           "does not flip it, so it is still heads up. Lucas flips it, so it is now tails up. Diego does not flip "
+           "it, so it is still tails up. It ends tails up, not heads up."),
+    ),
 }
 EXEMPLARS["imdb_contrast"] = EXEMPLARS["imdb"]      # contrast sets are evaluation-only; use IMDb exemplars
 _EXEMPLAR_TASK = {"imdb_contrast": "imdb"}          # task whose data holds the exemplar rows
@@ -264,7 +305,8 @@ def exemplars(task: str) -> tuple[tuple[Example, Exemplar], ...]:
     """
     from .tasks import DataError, get_spec, load_task, split_path
     if task not in EXEMPLARS:
-        raise KeyError(f"no few-shot exemplars for task {task!r}; have {sorted(EXEMPLARS)}")
+        from .config import UnknownName
+        raise UnknownName(f"no few-shot exemplars for task {task!r}; have {sorted(EXEMPLARS)}")
     src = _EXEMPLAR_TASK.get(task, task)
     spec = get_spec(src)
     out = []

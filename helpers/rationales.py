@@ -16,13 +16,13 @@ naming file, line and field.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import config
-from .tasks import DataError, Example, get_spec, iter_jsonl, load_task
+from .config import UnknownName
+from .tasks import PAREN_LETTER, DataError, Example, get_spec, iter_jsonl, load_task
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,8 @@ ALIASES = {"mario": "mario_gpt3", "palm": "palm_distilling_step_by_step", "cose"
 def get_corpus(name: str) -> CorpusSpec:
     name = ALIASES.get(name, name)
     if name not in CORPORA:
-        raise KeyError(f"unknown rationale corpus {name!r}; known: {sorted(CORPORA)}")
+        raise UnknownName(f"unknown rationale corpus {name!r}; known: {sorted(CORPORA)} "
+                          f"(aliases {sorted(ALIASES)})")
     return CORPORA[name]
 
 
@@ -100,7 +101,7 @@ def rationale_path(name: str, task: str, split: str, data_dir: Path | str | None
     spec = get_corpus(name)
     key = (task, _canonical_split(task, split))
     if key not in spec.files:
-        raise KeyError(f"corpus {spec.name!r} has no rationales for {task}/{split}; "
+        raise UnknownName(f"corpus {spec.name!r} has no rationales for {task}/{split}; "
                        f"it has {sorted('/'.join(k) for k in spec.files)}")
     base = Path(data_dir) if data_dir is not None else config.data_dir()
     return base / "rationales" / spec.name / spec.files[key]
@@ -112,7 +113,7 @@ def available(data_dir: Path | str | None = None) -> list[tuple[str, str, str]]:
             if rationale_path(c.name, t, s, data_dir).exists()]
 
 
-_PAREN = re.compile(r"^\(?\s*([A-Za-z])\s*\)?\.?$")
+_PAREN = PAREN_LETTER
 
 
 def normalize_label(ex: Example, value: Any) -> str | None:

@@ -1,7 +1,10 @@
 """Headless notebook runner: ``make figures`` / ``python -m helpers run``.
 
-Executes ``notebooks/NN_*.ipynb`` in order with papermill under a profile, injecting parameters
-(``PROFILE`` plus any ``-p NAME VALUE`` overrides) into each notebook's ``parameters`` cell.
+Executes the notebooks ``notebooks/NN_*.py`` in order under a profile. Each is a jupytext "percent"
+notebook (the committed source, never holding outputs); the runner converts it with jupytext into
+``<executed>/NN_*.ipynb`` and executes that copy in place with papermill, injecting parameters
+(``PROFILE`` plus any ``-p NAME VALUE`` overrides) into its ``parameters`` cell. A folder may also hold
+plain ``NN_*.ipynb`` notebooks; one beside a ``.py`` of the same name is its paired copy and is skipped.
 
 Where things go (absolute paths are handed to the kernels through ``COTLAB_FIGURES`` /
 ``COTLAB_RESULTS``, which :mod:`helpers.config` reads; a value you set yourself wins):
@@ -15,10 +18,11 @@ smoke       ``runs/smoke/``                ``runs/smoke/figures/``          ``ru
 ==========  =============================  ===============================  ========================
 
 ``runs/`` is git-ignored; smoke (CI) never touches the committed figures. A failing cell stops the
-run: the runner names the notebook, the cell (index in the committed notebook + first source line)
+run: the runner names the notebook (its ``.py`` source), the cell (index in that notebook + first source line)
 and the error, and returns exit code 1. So does a notebook that did not write a figure it promises
-(``metadata.cotlab.figures``, or a ``FIGURES = [...]`` list in a code cell; see :func:`promised_figures`). Wall time per notebook goes to
-``<results>/<profile>/run_times.json`` (merged across ``--only`` runs).
+(``metadata.cotlab.figures``, or a ``FIGURES = [...]`` list in a code cell; see :func:`promised_figures`).
+Wall time per notebook goes to ``<results>/<profile>/run_times.json`` (merged across ``--only`` runs;
+keyed by the executed copy's name, ``NN_name.ipynb``).
 """
 from __future__ import annotations
 
@@ -26,7 +30,6 @@ import ast
 import contextlib
 import datetime as _dt
 import json
-import logging
 import os
 import sys
 import time
@@ -99,10 +102,30 @@ def run_paths(profile: str, out_dir: str | Path | None = None) -> RunPaths:
     return RunPaths(executed, figures, results)
 
 
+def read_notebook(path: str | Path):
+    """A notebook as an ``nbformat`` node: a jupytext text notebook (``.py``, percent format) is read
+    with jupytext, an ``.ipynb`` with nbformat."""
+    path = Path(path)
+    if path.suffix == ".ipynb":
+        import nbformat
+        return nbformat.read(path, as_version=4)
+    import jupytext
+    return jupytext.read(path)
+
+
+def executed_name(notebook: Path) -> str:
+    """The name of a notebook's executed copy (and its key in ``run_times.json``): ``NN_name.ipynb``."""
+    return Path(notebook).stem + ".ipynb"
+
+
 def discover(only: Sequence[str] | None = None, notebook_dir: Path | None = None) -> list[Path]:
-    """Numbered notebooks in order; ``only`` keeps those whose name starts with one of the prefixes."""
+    """Numbered notebooks in order: ``NN_*.py`` (jupytext), and ``NN_*.ipynb`` where no ``.py`` of the
+    same name exists (one that does is its paired copy). ``only`` keeps those whose name starts with
+    one of the prefixes."""
     nb_dir = Path(notebook_dir or NOTEBOOK_DIR)
-    found = sorted(p for p in nb_dir.glob("[0-9][0-9]_*.ipynb"))
+    texts = {p.stem: p for p in nb_dir.glob("[0-9][0-9]_*.py")}
+    plain = {p.stem: p for p in nb_dir.glob("[0-9][0-9]_*.ipynb") if p.stem not in texts}
+    found = [p for _, p in sorted({**plain, **texts}.items())]
     if only:
         picked = [p for p in found if any(p.name.startswith(str(o)) for o in only)]
         unknown = [o for o in only if not any(p.name.startswith(str(o)) for p in found)]
@@ -116,9 +139,7 @@ def discover(only: Sequence[str] | None = None, notebook_dir: Path | None = None
 def promised_figures(notebook: Path) -> list[str]:
     """The figures a notebook promises: ``metadata.cotlab.figures``, else the literal list assigned to
     ``FIGURES`` in a code cell, else ``[]``. Each name is written as ``<figures>/<name>.png`` and ``.pdf``."""
-    import nbformat
-
-    nb = nbformat.read(notebook, as_version=4)
+    nb = read_notebook(notebook)
     meta = nb.metadata.get("cotlab", {}).get("figures")
     if meta:
         return [str(f) for f in meta]
@@ -174,12 +195,10 @@ def _env(**values: str) -> Iterator[None]:
 
 def _failing_cell(notebook: Path, executed: Path, err: Any) -> tuple[int | None, str]:
     """Index of the failing cell in the *committed* notebook and its first non-blank source line."""
-    import nbformat
-
     source = getattr(err, "source", "") or ""
     idx: int | None = None
     try:
-        nb = nbformat.read(notebook, as_version=4)
+        nb = read_notebook(notebook)
         for i, cell in enumerate(nb.cells):
             if cell.cell_type == "code" and cell.source == source:
                 idx = i
@@ -193,7 +212,8 @@ def _failing_cell(notebook: Path, executed: Path, err: Any) -> tuple[int | None,
 def execute(notebook: Path, profile: str, *, parameters: dict[str, Any] | None = None,
             paths: RunPaths | None = None, progress_bar: bool = True, log_output: bool = False,
             kernel_name: str | None = None, start_timeout: int = 120) -> float:
-    """Execute one notebook with papermill; return its wall time in seconds.
+    """Execute one notebook: convert it with jupytext to ``<executed>/NN_name.ipynb``, execute that copy
+    in place with papermill; return the wall time in seconds.
 
     Raises :class:`NotebookFailed` when a cell raises (the executed copy keeps the traceback) or a
     figure the notebook promises (:func:`promised_figures`) was not written by this execution.
@@ -204,14 +224,16 @@ def execute(notebook: Path, profile: str, *, parameters: dict[str, Any] | None =
     paths = paths or run_paths(profile)
     notebook = Path(notebook).resolve()
     paths.executed.mkdir(parents=True, exist_ok=True)
-    out = paths.executed / notebook.name
+    out = paths.executed / executed_name(notebook)
     params = {"PROFILE": profile, **(parameters or {})}
     kernel_name = kernel_name or ensure_kernel()
     t0, started = time.perf_counter(), time.time()
     with _env(COTLAB_FIGURES=str(paths.figures), COTLAB_RESULTS=str(paths.results),
               MPLBACKEND=os.environ.get("MPLBACKEND", "Agg"), PYTHONUNBUFFERED="1"):
         try:
-            pm.execute_notebook(str(notebook), str(out), parameters=params, kernel_name=kernel_name,
+            import nbformat
+            nbformat.write(read_notebook(notebook), out)   # the .py source → an .ipynb papermill runs
+            pm.execute_notebook(str(out), str(out), parameters=params, kernel_name=kernel_name,
                                 progress_bar=progress_bar, log_output=log_output,
                                 language="python", cwd=str(notebook.parent), start_timeout=start_timeout)
         except PapermillExecutionError as e:
@@ -251,7 +273,7 @@ def run_all(profile: str, only: Sequence[str] | None = None, *, parameters: dict
             out_dir: str | Path | None = None, notebook_dir: Path | None = None,
             progress_bar: bool = True, log_output: bool = False, record_times: bool = True,
             stream=None) -> dict[str, float]:
-    """Execute the notebooks in order; return ``{notebook name: wall seconds}``.
+    """Execute the notebooks in order; return ``{executed copy name (NN_name.ipynb): wall seconds}``.
 
     Stops at the first failing notebook (raises :class:`NotebookFailed`, after recording the times
     of the notebooks that finished).
@@ -261,7 +283,7 @@ def run_all(profile: str, only: Sequence[str] | None = None, *, parameters: dict
     get_profile(profile)  # unknown profile → ValueError before any kernel starts
     paths = run_paths(profile, out_dir)
     notebooks = discover(only, notebook_dir)
-    known = [p.name for p in discover(None, notebook_dir)]
+    known = [executed_name(p) for p in discover(None, notebook_dir)]
     run_id = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     times: dict[str, float] = {}
     times_file = paths.results / profile / "run_times.json"
@@ -272,15 +294,16 @@ def run_all(profile: str, only: Sequence[str] | None = None, *, parameters: dict
         print(f"[run] {nb.name} …", file=stream, flush=True)
         t0 = time.perf_counter()
         try:
-            times[nb.name] = execute(nb, profile, parameters=parameters, paths=paths,
+            times[executed_name(nb)] = execute(nb, profile, parameters=parameters, paths=paths,
                                      progress_bar=progress_bar, log_output=log_output)
         except NotebookFailed:
             if record_times:
-                _record_time(times_file, profile, nb.name, time.perf_counter() - t0, "failed", known, run_id)
+                _record_time(times_file, profile, executed_name(nb), time.perf_counter() - t0, "failed", known,
+                             run_id)
             raise
         if record_times:
-            _record_time(times_file, profile, nb.name, times[nb.name], "ok", known, run_id)
-        print(f"[run] {nb.name} done in {times[nb.name]:.1f}s", file=stream, flush=True)
+            _record_time(times_file, profile, executed_name(nb), times[executed_name(nb)], "ok", known, run_id)
+        print(f"[run] {nb.name} done in {times[executed_name(nb)]:.1f}s", file=stream, flush=True)
     summary = write_summary(profile, paths)
     print(f"[run] all done: {sum(times.values()):.1f}s total; times in {times_file}; summary {summary}",
           file=stream, flush=True)
@@ -296,23 +319,3 @@ def write_summary(profile: str, paths: RunPaths) -> Path | None:
         return None
     target = root / "README.md" if profile == "course" else root / profile / "README.md"
     return write_results_readme(profile, root, target)
-
-
-def cli_run(args) -> int:
-    """``python -m helpers run --profile P [--only 03 ...] [-p NAME VALUE ...]``."""
-    logging.basicConfig(level=logging.INFO if getattr(args, "log_output", False) else logging.WARNING,
-                        format="%(message)s", stream=sys.stdout)
-    params = {name: parse_param(value) for name, value in (getattr(args, "param", None) or [])}
-    try:
-        nb_dir = getattr(args, "notebook_dir", None)
-        run_all(args.profile, args.only, parameters=params, out_dir=getattr(args, "out_dir", None),
-                notebook_dir=Path(nb_dir).resolve() if nb_dir else None,
-                progress_bar=not getattr(args, "no_progress", False),
-                log_output=getattr(args, "log_output", False))
-    except NotebookFailed as e:
-        print(f"error: {e}", file=sys.stderr, flush=True)
-        return 1
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr, flush=True)
-        return 2
-    return 0

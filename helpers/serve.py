@@ -1,6 +1,6 @@
 """A small OpenAI-compatible completions server for a local registry model (stdlib ``http.server``).
 
-    python -m helpers.serve --model smollm2-135m --port 8000
+    python -m helpers serve --model smollm2-135m --port 8000      # (python -m helpers.serve … still works)
     python -m helpers sample --task quarel --limit 8 --endpoint http://127.0.0.1:8000/v1 --out c.jsonl
 
 Endpoints: ``GET /v1/models``, ``GET /health``, ``POST /v1/completions`` with ``prompt`` (a string),
@@ -18,7 +18,6 @@ Items: ``ok``; ``timeout`` (stall ``--fault-sleep`` seconds, then hang up); ``42
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import random
@@ -166,35 +165,6 @@ def build_server(model: str, host: str = "127.0.0.1", port: int = 8000, faults: 
     return CompletionServer((host, port), teacher, model, faults or [], fault_sleep, ignore_n)
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m helpers.serve", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default="smollm2-135m", help="registry name, local directory or hub id")
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, default=8000, help="0 = any free port (printed in the READY line)")
-    ap.add_argument("--faults", default=os.environ.get("COTLAB_SERVE_FAULTS", ""),
-                    help=f"comma-separated fault schedule for successive completions: {', '.join(FAULT_KINDS)}")
-    ap.add_argument("--fault-sleep", type=float, default=5.0,
-                    help="seconds a 'timeout' fault stalls (set it above the client's timeout)")
-    ap.add_argument("--ignore-n", action="store_true", help="always return one choice (like llama-server)")
-    args = ap.parse_args(argv)
-    try:
-        faults = parse_faults(args.faults)
-    except ValueError as e:
-        ap.error(str(e))
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"warning: binding to {args.host}; anyone who can reach it can use the model", file=sys.stderr)
-    srv = build_server(args.model, args.host, args.port, faults, args.fault_sleep, args.ignore_n)
-    host, port = srv.server_address[:2]
-    print(f"READY http://{host}:{port}/v1", flush=True)
-    try:
-        srv.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        srv.server_close()
-    return 0
-
-
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # `python -m helpers.serve …` runs `python -m helpers serve …` (the flags live in helpers.cli)
+    os.execv(sys.executable, [sys.executable, "-m", "helpers", "serve", *sys.argv[1:]])

@@ -48,6 +48,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from .config import UnknownName
 from .prompts import format_answer, format_input
 from .tasks import Example
 
@@ -98,7 +99,7 @@ CONDITIONS: dict[str, Condition] = {c.name: c for c in [
 
 def get_condition(name: str) -> Condition:
     if name not in CONDITIONS:
-        raise ValueError(f"unknown target condition {name!r}; choose one of {sorted(CONDITIONS)}")
+        raise UnknownName(f"unknown target condition {name!r}; choose one of {sorted(CONDITIONS)}")
     return CONDITIONS[name]
 
 

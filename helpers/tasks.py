@@ -12,18 +12,19 @@ field — nothing is dropped silently.
 from __future__ import annotations
 
 import gzip
-import sys
 import json
+import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
 from . import config
+from .config import UnknownName, UserError
 
 
-class DataError(ValueError):
-    """A task or corpus file is malformed. The message names file, line and field."""
+class DataError(UserError, ValueError):
+    """A task or corpus file is malformed or missing. The message names file, line and field."""
 
     def __init__(self, path: Path | str, line: int | None, field: str | None, problem: str):
         self.path, self.line, self.field, self.problem = str(path), line, field, problem
@@ -82,10 +83,13 @@ class TaskSpec:
     expected_rows: dict[str, int] = field(default_factory=dict)  # from data/README.md
     optional_splits: tuple[str, ...] = ()      # held-out splits that may be absent
     aliases: dict[str, str] = field(default_factory=dict)        # e.g. dev -> validation
+    generated: bool = False                    # written by helpers.synthetic under COTLAB_GENERATED
 
 
 SENTIMENT = ("negative", "positive")
 NLI = ("entailment", "neutral", "contradiction")
+#: A choice letter as teachers write it ("B", "(B)", "(b).", "( B )"); group 1 is the letter.
+PAREN_LETTER = re.compile(r"^\(?\s*([A-Za-z])\s*\)?\.?$")
 
 TASKS: dict[str, TaskSpec] = {
     "csqa": TaskSpec("csqa", "mc", {"train": "train.jsonl", "dev": "dev.jsonl",
@@ -111,12 +115,15 @@ TASKS: dict[str, TaskSpec] = {
     "anli": TaskSpec("anli", "cls", {"r1_dev": "r1_dev.jsonl", "r1_test": "r1_test.jsonl"}, "anli",
                      labels=NLI, expected_rows={"r1_dev": 1000, "r1_test": 1000},
                      aliases={"dev": "r1_dev", "test": "r1_test"}),
+    # generated (helpers.synthetic): the course's vehicle and the suite's positive control
+    "coinflip": TaskSpec("coinflip", "mc", {"train": "train.jsonl", "dev": "dev.jsonl", "test": "test.jsonl"},
+                         "coinflip", expected_rows={"train": 1000, "dev": 200, "test": 500}, generated=True),
 }
 
 
 def get_spec(task: str) -> TaskSpec:
     if task not in TASKS:
-        raise KeyError(f"unknown task {task!r}; known tasks: {sorted(TASKS)}")
+        raise UnknownName(f"unknown task {task!r}; known tasks: {sorted(TASKS)}")
     return TASKS[task]
 
 
@@ -124,8 +131,14 @@ def split_path(task: str, split: str, data_dir: Path | str | None = None) -> Pat
     spec = get_spec(task)
     split = spec.aliases.get(split, split)
     if split not in spec.splits:
-        raise KeyError(f"task {task!r} has no split {split!r}; splits: {sorted(spec.splits)}")
-    base = Path(data_dir) if data_dir is not None else config.data_dir()
+        raise UnknownName(f"task {task!r} has no split {split!r}; splits: {sorted(spec.splits)}")
+    if data_dir is not None:
+        base = Path(data_dir)
+    elif spec.generated:
+        from .synthetic import ensure_generated
+        base = ensure_generated(spec.name).parent      # written once, deterministically, on first use
+    else:
+        base = config.data_dir()
     return base / spec.folder / spec.splits[split]
 
 
@@ -238,7 +251,7 @@ def available_splits(task: str, data_dir: Path | str | None = None) -> list[str]
 
 
 # --------------------------------------------------------------------------------------------------
-# `python -m helpers data check`
+# checks behind `python -m helpers data check` (helpers.cli)
 
 def check_contrast_pairs(data_dir: Path | str | None = None) -> int:
     """Check that row *i* of ``<set>_original`` and ``<set>_contrast`` share ``pair_id`` and flip the label.
@@ -287,109 +300,9 @@ def expected_counts(data_dir: Path | str | None = None) -> dict[str, int]:
         out.update({k: int(v["rows"]) for k, v in files.items() if isinstance(v, dict) and "rows" in v})
     readme = base / "README.md"
     if readme.exists():
-        import re
         for line in readme.read_text(encoding="utf-8").splitlines():
             m = re.match(r"^\|\s*([\w./-]+\.jsonl(?:\.gz)?)\s*\|\s*(\d+)\s*\|", line)
             if m:
                 out[m.group(1)] = int(m.group(2))
     return out
 
-
-def cli_data_check(args) -> int:
-    """Validate every task and rationale file in the data dir; print row counts vs. expected.
-
-    Exit code: 0 all good; 1 a required file is missing or a count differs from the expected one;
-    2 a file has a bad row (the message names file, line and field).
-    """
-    from . import rationales
-
-    base = Path(args.data_dir) if getattr(args, "data_dir", None) else config.data_dir()
-    expected = expected_counts(base)
-    rows: list[tuple[str, str, str, str]] = []    # file, rows, expected, status
-    errors: list[DataError] = []
-    notes: list[str] = []
-    worst = 0
-
-    def record(rel: str, n: int | None, status: str | None = None) -> None:
-        nonlocal worst
-        exp = expected.get(rel)
-        if status is None:
-            status = "ok" if exp is None or n == exp else "MISMATCH"
-            if status == "MISMATCH":
-                worst = max(worst, 1)
-        rows.append((rel, "" if n is None else str(n), "" if exp is None else str(exp), status))
-
-    print(f"data dir: {base}")
-    if not base.is_dir():
-        print(f"error: data dir {base} does not exist (set COTLAB_DATA, or run `make data`)", file=sys.stderr)
-        return 1
-    for spec in TASKS.values():
-        for split, fname in spec.splits.items():
-            rel = f"{spec.folder}/{fname}"
-            path = base / rel
-            if not path.exists():
-                if split in spec.optional_splits:
-                    record(rel, None, "absent (held-out, optional)")
-                    notes.append(f"{rel}: held-out split, deliberately absent (see data/README.md)")
-                else:
-                    record(rel, None, "MISSING")
-                    worst = max(worst, 1)
-                continue
-            try:
-                record(rel, len(load_task(spec.name, split, base)))
-            except DataError as e:
-                record(rel, None, "ERROR")
-                errors.append(e)
-    try:
-        n_pairs = check_contrast_pairs(base)
-        if n_pairs:
-            notes.append(f"imdb_contrast: {n_pairs} original/contrast pairs aligned by pair_id, every label flipped")
-    except DataError as e:
-        errors.append(e)
-    overlap = base / "imdb" / "ids_overlapping_contrast_sets.txt"
-    train5k = split_path("imdb", "train", base)
-    if overlap.exists() and train5k.exists():
-        ids = set(overlap.read_text().split())
-        for lineno, row in iter_jsonl(train5k):
-            if row.get("id") in ids:
-                errors.append(DataError(train5k, lineno, "id",
-                                        f"{row['id']!r} overlaps a contrast-set review ({overlap.name})"))
-                break
-        else:
-            notes.append(f"imdb/train_5k: none of the {len(ids)} contrast-overlapping ids present")
-
-    for name, task, split in [(c.name, t, s) for c in rationales.CORPORA.values() for (t, s) in c.files]:
-        path = rationales.rationale_path(name, task, split, base)
-        rel = str(path.relative_to(base))
-        if not path.exists():
-            record(rel, None, "absent (optional)")
-            continue
-        if not split_path(task, split, base).exists():
-            record(rel, None, f"skipped ({task}/{split} absent)")
-            continue
-        spec_r = rationales.get_corpus(name)
-        expected.setdefault(rel, spec_r.expected_rows.get((task, split)))
-        try:
-            n, n_ok = rationales.count(rationales.load_rationales(name, task, split, base))
-            record(rel, n)
-            notes.append(f"{rel}: {n_ok}/{n} teacher answers correct")
-        except DataError as e:
-            record(rel, None, "ERROR")
-            errors.append(e)
-
-    w = max(len(r[0]) for r in rows)
-    print(f"{'file':<{w}}  {'rows':>6}  {'expected':>8}  status")
-    for rel, n, exp, status in rows:
-        print(f"{rel:<{w}}  {n:>6}  {exp:>8}  {status}")
-    for note in notes:
-        print(f"note: {note}")
-    if errors:
-        for e in errors:
-            print(f"error: {e}", file=sys.stderr)
-        return 2
-    if worst:
-        print("data check: row counts differ from the expected ones or required files are missing",
-              file=sys.stderr)
-    else:
-        print("data check: all files valid")
-    return worst

@@ -34,7 +34,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from .corpus import Corpus, CorpusEntry, Sample, corpus_stats, save_corpus
+from .config import UserError
+from .corpus import Corpus, CorpusEntry, Sample
 from .provenance import stable_hash
 from .sample_cache import SampleCache, cache_path_for
 from .tasks import DataError, Example, load_task
@@ -45,8 +46,9 @@ STOP: tuple[str, ...] = ("\n\n", "\nQ:")
 _ANSWER_END = re.compile(r"answer is[^\n]*?[.!?](?=\s|$)", re.IGNORECASE)
 
 
-class TeacherError(RuntimeError):
-    """A teacher could not produce samples (after retries); the cache keeps what was done."""
+class TeacherError(UserError, RuntimeError):
+    """A teacher could not produce samples (an unreachable endpoint, HTTP errors after retries); the cache
+    keeps what was done."""
 
 
 @dataclass
@@ -299,6 +301,7 @@ class HTTPTeacher(Teacher):
         self._session = requests.Session()
         self._lock = threading.Lock()
         self.ignores_n = False
+        self.reached = False                # the server has answered at least once
         self.stats: dict[str, Any] = {"requests": 0, "retries": {}, "ignores_n": False}
         self.model = model or self._default_model()
         self.teacher_id = f"http:{self.model}"
@@ -337,6 +340,7 @@ class HTTPTeacher(Teacher):
                     raise _Retryable("timeout") from None
                 except requests.ConnectionError:
                     raise _Retryable("connection") from None
+                self.reached = True
                 if resp.status_code == 429:
                     ra = resp.headers.get("Retry-After")
                     try:
@@ -362,6 +366,10 @@ class HTTPTeacher(Teacher):
                     break
                 wait = e.wait if e.wait is not None else self.backoff * (2 ** attempt) * (0.5 + rng.random())
                 time.sleep(min(self.max_backoff, max(0.0, wait)))
+        if last == "connection" and not self.reached:
+            n = self.max_retries + 1
+            raise TeacherError(f"cannot reach {self.base}: connection failed ({n} attempt{'s' * (n > 1)}); "
+                               "is the server running, and is the endpoint URL right?")
         raise TeacherError(f"{method} {self.base}{path}: gave up after {self.max_retries + 1} attempts "
                            f"(last error: {last}); finished samples are in the cache, rerun to resume")
 
@@ -514,6 +522,69 @@ class ReplayTeacher(Teacher):
                     yield r, k, recs[k]
 
 
+class ScriptedTeacher:
+    """A teacher that writes coin-flip CoTs by script (see :func:`helpers.synthetic.scripted_cot`), ``step_error`` per step.
+
+    Same interface as :class:`helpers.teacher.Teacher` (``generate`` yields ``(request, k, completion)``):
+    sample ``k`` of a question is drawn from a generator seeded by (seed, question id, k), so samples
+    are reproducible and independent of batching. Not cached (it is free)."""
+    cacheable = False
+    supports_prompts = False
+
+    def __init__(self, step_error: float = 0.1):
+        if not 0 <= step_error < 1:
+            raise ValueError(f"step_error must be in [0, 1), got {step_error}")
+        self.step_error = step_error
+        self.teacher_id = f"scripted:coinflip:err{step_error:g}"
+        self.name = self.teacher_id
+
+    def describe(self) -> dict[str, Any]:
+        return {"teacher": self.teacher_id, "backend": "scripted", "step_error": self.step_error}
+
+    def close(self) -> None:
+        pass
+
+    def generate(self, requests, params, seed) -> Iterator[tuple[Any, int, Any]]:
+        from .prompts import format_answer
+        from .synthetic import FirstChoice, scripted_cot
+        for r in requests:
+            for k in r.ks:
+                rng = random.Random(f"{seed}:{r.example.id}:{k}")
+                if params.temperature == 0:      # "greedy": the most likely script, no slips
+                    rationale, label, lp, _ = scripted_cot(r.example, FirstChoice(), 0.0)
+                else:
+                    rationale, label, lp, _ = scripted_cot(r.example, rng, self.step_error)
+                text = f" {rationale} {format_answer(r.example, label)}"
+                yield r, k, Completion(text=text, logprob=lp, n_tokens=len(text.split()), label=label,
+                                       rationale=rationale, raw=text)
+
+
+def teacher_from_name(name: str, *, task: str | None = None, split: str = "train",
+                      examples: list[Example] | None = None, batch_size: int = 4) -> Teacher:
+    """The teacher a profile names: ``scripted:<step error>`` (:class:`ScriptedTeacher`, coin flip),
+    ``replay:<release>`` (:class:`ReplayTeacher` for ``task``/``split``), ``endpoint``
+    (:class:`HTTPTeacher` at ``$COTLAB_TEACHER_URL``, model ``$COTLAB_TEACHER_MODEL``), or a model
+    (registry name, local dir or hub id: :class:`LocalTeacher`)."""
+    import os
+    if name.startswith("scripted:"):
+        try:
+            err = float(name.split(":", 1)[1])
+        except ValueError:
+            raise ValueError(f"teacher {name!r}: expected scripted:<step error>, e.g. scripted:0.1") from None
+        return ScriptedTeacher(err)
+    if name.startswith("replay:"):
+        if task is None:
+            raise ValueError(f"teacher {name!r} needs the task it replays")
+        return ReplayTeacher(name.split(":", 1)[1], task, split, examples=examples)
+    if name == "endpoint":
+        url = os.environ.get("COTLAB_TEACHER_URL")
+        if not url:
+            raise ValueError("teacher 'endpoint' needs COTLAB_TEACHER_URL (an OpenAI-compatible base URL, e.g. "
+                             "http://127.0.0.1:8000/v1) and optionally COTLAB_TEACHER_MODEL")
+        return HTTPTeacher(url, model=os.environ.get("COTLAB_TEACHER_MODEL"))
+    return LocalTeacher(name, batch_size=batch_size)
+
+
 def _load_scotd_json(path: Path, task: str, split: str) -> dict[str, list[Completion]]:
     """Read a SCoTD data-pool JSON (``{pool_id: [{"prompt","response","score","index","rationale"}, ...]}``,
     or the older ``{pool_id: {"prompts","responses","scores","indexes"}}``). ``index`` is read as the row
@@ -656,37 +727,3 @@ def sample_corpus(teacher: Teacher, examples: list[Example], *, n: int = 4, temp
     m.update(meta or {})
     return Corpus(entries, m)
 
-
-# ------------------------------------------------------------------------------------------ CLI
-
-def make_teacher(args: Any, task: str, split: str, examples: list[Example]) -> Teacher:
-    if getattr(args, "replay", None):
-        return ReplayTeacher(args.replay, task, split, examples=None)
-    if getattr(args, "endpoint", None):
-        return HTTPTeacher(args.endpoint, model=getattr(args, "model", None),
-                           concurrency=getattr(args, "concurrency", 4),
-                           timeout=getattr(args, "timeout", 120.0))
-    return LocalTeacher(args.teacher, batch_size=getattr(args, "batch_size", 4))
-
-
-def cli_sample(args: Any) -> int:
-    """``python -m helpers sample``: build (or resume) a corpus and write it as JSONL."""
-    examples = load_task(args.task, args.split, limit=args.limit)
-    teacher = make_teacher(args, args.task, args.split, examples)
-    cache = args.cache_dir or "default"
-    try:
-        corpus = sample_corpus(teacher, examples, n=args.n, temperature=args.temperature,
-                               max_new_tokens=args.max_new_tokens, shots=args.shots, mode=args.mode,
-                               seed=args.seed, split=args.split, cache=cache, meta={"limit": args.limit})
-    finally:
-        teacher.close()
-    stats = corpus_stats(corpus)
-    if args.filter == "supervised":
-        corpus = corpus.correct_only()
-    save_corpus(corpus, args.out)
-    show = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in stats.items()}
-    print(json.dumps({"out": str(args.out), "filter": args.filter, "kept_samples": corpus.n_samples(),
-                      "usage": corpus.meta.get("usage"), **show}, indent=1))
-    if isinstance(teacher, HTTPTeacher) and teacher.ignores_n:
-        print("note: the server ignored `n`; one request was sent per sample", file=sys.stderr)
-    return 0

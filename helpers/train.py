@@ -10,14 +10,16 @@
 * **Precision.** bf16 autocast when the CPU supports it (``bf16=None`` → auto), fp32 weights.
 * **LoRA** (``lora=True``): peft adapters on all linear layers, merged into the weights on save, so a
   saved student is always a plain transformers checkpoint.
-* **Early stopping** on dev accuracy (``eval_every`` steps; greedy decode of a small dev subset; stop
+* **Early stopping** on dev accuracy (every ``eval_every`` steps the caller's ``dev_eval(model, tokenizer)``
+  is called — e.g. :func:`helpers.decode.dev_accuracy`, a greedy decode of a small dev subset; stop
   after ``patience`` evaluations without an improvement of at least ``threshold``; the best weights
   are restored) — Wadhwa et al. §2 (patience 10, threshold 0.02).
 * **Cache.** A student is stored under ``$COTLAB_CACHE/students/<key>/`` where ``key`` hashes the
   model id, the pairs (hence corpus, condition and target options), the hyper-parameters and the
   seed. The directory is built under a temporary name and renamed into place with
   ``cotlab_student.json`` (the completion marker + training metadata: loss curve, time, tokens)
-  inside it, so an interrupted run leaves no half student and a re-run reuses a finished one.
+  inside it, so an interrupted run leaves no half student and a re-run reuses a finished one; the
+  temporary folders of killed runs (``<key>.tmp-<pid>``, pid no longer alive) are removed by the next run.
 
 ``accelerate launch -m helpers train …`` runs the same code data-parallel on GPUs.
 """
@@ -31,7 +33,7 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from . import config
 from .provenance import stable_hash
@@ -67,13 +69,6 @@ class TrainConfig:
     threshold: float = 0.02
     n_dev_eval: int = 64
     eval_max_new_tokens: int = 64
-
-    @classmethod
-    def from_profile(cls, profile: Any, **overrides: Any) -> "TrainConfig":
-        base = cls(lr=profile.lr, epochs=profile.epochs, batch_size=profile.batch_size,
-                   grad_accum=profile.grad_accum, max_steps=profile.max_steps, lora=profile.lora,
-                   max_seq_len=profile.max_seq_len, eval_max_new_tokens=profile.decode_max_new_tokens)
-        return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
     def key_fields(self) -> dict[str, Any]:
         d = asdict(self)
@@ -131,6 +126,30 @@ def students_dir() -> Path:
     return p
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:             # alive, owned by someone else
+        return True
+    return True
+
+
+def remove_stale_tmp(root: Path) -> list[Path]:
+    """Remove ``<key>.tmp-<pid>`` folders under ``root`` whose process is gone (a training run killed
+    mid-way); folders of live processes are left alone. Returns the removed folders."""
+    removed = []
+    for p in root.glob("*.tmp-*"):
+        pid = p.name.rsplit(".tmp-", 1)[1]
+        if p.is_dir() and pid.isdigit() and not _pid_alive(int(pid)):
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p)
+    if removed:
+        log.info("removed %d stale temporary student folder(s) of killed runs", len(removed))
+    return removed
+
+
 def _completion_lengths(tokenizer: Any, pairs: Sequence[Pair]) -> list[tuple[int, int]]:
     """(prompt tokens, prompt+completion+EOS tokens) per pair, as TRL tokenizes them."""
     eos = tokenizer.eos_token or ""
@@ -179,11 +198,13 @@ def _ensure_filler(tokenizer: Any, model: Any, pairs: Sequence[Pair]) -> bool:
 
 
 class DevAccuracyStopper:
-    """Trainer callback: every ``every`` steps, greedy-decode ``examples`` and track accuracy; stop after
-    ``patience`` evaluations without an improvement ≥ ``threshold``; restore the best weights at the end."""
+    """Trainer callback: every ``every`` steps, ``evaluate(model)`` returns the dev accuracy; stop after
+    ``patience`` evaluations without an improvement ≥ ``threshold``; restore the best weights at the end.
 
-    def __init__(self, tokenizer: Any, examples: Sequence[Any], every: int, patience: int, threshold: float,
-                 max_new_tokens: int, batch_size: int = 16):
+    ``evaluate`` comes from the caller (e.g. :func:`helpers.decode.dev_accuracy`), so training does not
+    depend on decoding."""
+
+    def __init__(self, evaluate: Callable[[Any], float], every: int, patience: int, threshold: float):
         from transformers import TrainerCallback
 
         outer = self
@@ -197,16 +218,13 @@ class DevAccuracyStopper:
                 outer._restore(model)
 
         self.callback = _CB()
-        self.tok, self.examples, self.every = tokenizer, list(examples), every
-        self.patience, self.threshold, self.max_new_tokens, self.batch_size = patience, threshold, max_new_tokens, batch_size
+        self.evaluate, self.every = evaluate, every
+        self.patience, self.threshold = patience, threshold
         self.history: list[dict[str, float]] = []
         self.best_acc, self.best_step, self.best_state, self.bad = -1.0, 0, None, 0
 
     def _evaluate(self, model, step, control):
-        from .decode import decode
-        preds = decode(model, self.tok, self.examples, method="greedy", max_new_tokens=self.max_new_tokens,
-                       batch_size=self.batch_size)
-        acc = sum(p.correct for p in preds) / len(preds)
+        acc = float(self.evaluate(model))
         self.history.append({"step": step, "dev_accuracy": acc})
         log.info("step %d: dev accuracy %.3f (best %.3f at step %d)", step, acc, self.best_acc, self.best_step)
         if acc >= self.best_acc + self.threshold or self.best_state is None:
@@ -270,15 +288,17 @@ def build_trainer(tok: Any, model: Any, pairs: Sequence[Pair], cfg: TrainConfig,
 
 
 def train_student(student: str, pairs: Sequence[Pair], cfg: TrainConfig, *, model_and_tokenizer: Any = None,
-                  dev_examples: Sequence[Any] | None = None, cache: bool = True, force: bool = False,
+                  dev_eval: Callable[[Any, Any], float] | None = None, cache: bool = True, force: bool = False,
                   info: dict[str, Any] | None = None, progress: bool = False) -> Student:
     """Fine-tune ``student`` (registry name, local dir or hub id) on ``pairs``; return the cached student.
 
     ``model_and_tokenizer``: an already loaded ``(tokenizer, model)`` of ``student`` to train *in place*
-    (pass a copy); otherwise it is loaded with :func:`helpers.models.load_model`. ``dev_examples``
-    enable early stopping when ``cfg.eval_every > 0``. ``info`` (task, corpus, condition, …) is
-    stored in the metadata. With ``cache=False`` nothing is looked up (the result is still saved).
-    """
+    (pass a copy); otherwise it is loaded with :func:`helpers.models.load_model`. ``dev_eval(model,
+    tokenizer) -> accuracy`` enables early stopping when ``cfg.eval_every > 0``, e.g.
+    ``helpers.decode.dev_accuracy(dev[:cfg.n_dev_eval], max_new_tokens=cfg.eval_max_new_tokens)``.
+    ``info`` (task, corpus, condition, …) is stored in the metadata. With ``cache=False`` nothing is
+    looked up (the result is still saved). Temporary folders left by killed runs are removed first."""
+    remove_stale_tmp(students_dir())
     key = student_key(student, pairs, cfg)
     final = students_dir() / key
     if cache and not force and (final / STUDENT_META).exists():
@@ -306,21 +326,21 @@ def train_student(student: str, pairs: Sequence[Pair], cfg: TrainConfig, *, mode
     tmp.mkdir(parents=True)
     try:
         return _train_into(tok, model, pairs, cfg, student, key, tmp, final, use_bf16, added_filler, stats,
-                           dev_examples, info, progress)
+                           dev_eval, info, progress)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)      # only left behind by a failed run (success renames it)
 
 
 def _train_into(tok: Any, model: Any, pairs: Sequence[Pair], cfg: TrainConfig, student: str, key: str, tmp: Path,
                 final: Path, use_bf16: bool, added_filler: bool, stats: dict[str, int],
-                dev_examples: Sequence[Any] | None, info: dict[str, Any] | None, progress: bool) -> Student:
+                dev_eval: Callable[[Any, Any], float] | None, info: dict[str, Any] | None,
+                progress: bool) -> Student:
     import torch
 
     trainer = build_trainer(tok, model, pairs, cfg, tmp / "trainer", bf16=use_bf16, progress=progress)
     stopper = None
-    if cfg.eval_every and dev_examples:
-        stopper = DevAccuracyStopper(tok, list(dev_examples)[:cfg.n_dev_eval], cfg.eval_every, cfg.patience,
-                                     cfg.threshold, cfg.eval_max_new_tokens)
+    if cfg.eval_every and dev_eval is not None:
+        stopper = DevAccuracyStopper(lambda m: dev_eval(m, tok), cfg.eval_every, cfg.patience, cfg.threshold)
         trainer.add_callback(stopper.callback)
     pad_stats = _padding_stats(trainer)
 
@@ -381,48 +401,11 @@ def export_student(student: Student, out: str | Path) -> Path:
     return out
 
 
-def cli_train(args: Any) -> int:
-    """``python -m helpers train``: build the target pairs, train (or reuse) the student, export it."""
-    from .profiles import get_profile
-    from .targets import get_condition, pairs_from_corpus, pairs_from_examples
-    from .tasks import load_task
-
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    profile = get_profile(args.profile)
-    cond = get_condition(args.target)
-    limit = args.limit if args.limit is not None else profile.n_train
-    kw = {"k": args.filler_k, "p": args.mask_p, "seed": args.seed}
-    if args.corpus:
-        from .corpus import load_corpus
-        corpus = load_corpus(args.corpus)
-        if corpus.entries and corpus.entries[0].example.task != args.task:
-            raise SystemExit(f"error: corpus {args.corpus} is for task {corpus.entries[0].example.task!r}, "
-                             f"not {args.task!r}")
-        if limit is not None:
-            corpus = type(corpus)(corpus.entries[:limit], dict(corpus.meta))
-        key_tokens = None
-        if cond.transform == "key_tokens":
-            if not args.key_tokens:
-                raise SystemExit("error: --target key_tokens needs --key-tokens FILE.json ({id: [words]})")
-            key_tokens = json.loads(Path(args.key_tokens).read_text())
-        pairs = pairs_from_corpus(corpus, args.target, supervised=args.setting == "supervised",
-                                  key_tokens=key_tokens, **kw)
-        data_info = {"corpus": str(args.corpus), "corpus_meta": corpus.meta, "n_questions": len(corpus.entries)}
-    else:
-        if cond.uses_rationale or cond.transform == "key_tokens":
-            raise SystemExit(f"error: --target {args.target} needs --corpus")
-        examples = load_task(args.task, "train", limit=limit)
-        pairs = pairs_from_examples(examples, args.target, **kw)
-        data_info = {"split": "train", "n_questions": len(examples)}
-    cfg = TrainConfig.from_profile(profile, lr=args.lr, epochs=args.epochs, batch_size=args.batch_size,
-                                   max_steps=args.max_steps, lora=args.lora, seed=args.seed)
-    student_name = args.student or profile.student
-    print(f"{args.target}: {len(pairs)} pairs from {data_info['n_questions']} questions; student {student_name}; "
-          f"lr {cfg.lr} epochs {cfg.epochs} batch {cfg.batch_size} lora {cfg.lora} seed {cfg.seed}")
-    st = train_student(student_name, pairs, cfg, info={"task": args.task, "target": args.target,
-                                                        "setting": args.setting, "profile": profile.name,
-                                                        **data_info}, progress=True)
-    out = export_student(st, args.out)
-    print(f"{'reused' if st.reused else 'trained'} student {st.key} -> {out} "
-          f"(train loss {st.meta.get('train_loss')}, {st.meta.get('train_seconds')} s)")
-    return 0
+def loss_tokens(tokenizer: Any, pair: Pair, max_seq_len: int = 320) -> list[tuple[str, bool]]:
+    """The tokens of one training sequence as the trainer sees it (prompt + completion + EOS, cut at
+    ``max_seq_len``), each with whether it carries loss: with the completion-only loss only the
+    completion and the EOS do (``tests/test_train.py`` checks this against a real collated batch)."""
+    n_prompt, _ = _completion_lengths(tokenizer, [pair])[0]
+    ids = tokenizer(pair.prompt + pair.completion + (tokenizer.eos_token or ""), add_special_tokens=True)["input_ids"]
+    ids = ids[:max_seq_len]
+    return [(tokenizer.decode([t]), i >= n_prompt) for i, t in enumerate(ids)]

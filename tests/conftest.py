@@ -26,3 +26,21 @@ def smollm():
     """The real SmolLM2-135M student (dequantized GGUF, converted once into the cache)."""
     from helpers.models import load_model
     return load_model("smollm2-135m")
+
+
+# The two known versions of the task data: the shared copy (../shared/data, built from GitHub copies) and a
+# `make data` download from the hub (data/README.md, "The shared copy versus a download"). Tests pin the
+# version they find: QuaRel train has 1930 rows with synthesized ids (quarel_train_NNNN) in the shared
+# copy and the official 1941 rows and ids in a download; IMDb rows carry `rating` only in the shared copy.
+QUAREL_TRAIN_ROWS = {"shared": 1930, "hub": 1941}
+
+
+@pytest.fixture(scope="session")
+def data_version(data_dir: Path) -> str:
+    """``"hub"`` for a `make data` download (it writes ``manifest.json``), else ``"shared"``."""
+    return "hub" if (data_dir / "manifest.json").exists() else "shared"
+
+
+@pytest.fixture(scope="session")
+def quarel_train_rows(data_version: str) -> int:
+    return QUAREL_TRAIN_ROWS[data_version]

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import json
 import shutil
-from argparse import Namespace
-
 import pytest
 
 from helpers import bench
+from helpers.config import UserError
 
 OK_SCRIPT = """
 import json
@@ -42,7 +41,7 @@ def test_format_table():
     assert lines[2].split() == ["toy", "ops", "12,346", "ops/s", "n=3"]
 
 
-def test_cli_bench_runs_filters_and_merges(tmp_path, monkeypatch, capsys):
+def test_run_benchmarks_runs_filters_and_merges(tmp_path, monkeypatch, capsys):
     bdir = tmp_path / "bench"
     bdir.mkdir()
     (bdir / "bench_toy.py").write_text(OK_SCRIPT)
@@ -51,7 +50,7 @@ def test_cli_bench_runs_filters_and_merges(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(bench, "BENCH_DIR", bdir)
     out = tmp_path / "bench.json"
 
-    assert bench.cli_bench(Namespace(only=["toy"], out=str(out))) == 0
+    assert bench.run_benchmarks(["toy"], out) == []
     text = capsys.readouterr().out
     assert "[bench_toy] warming up" in text and "ops_per_s" in text and "12.5" in text
     res = json.loads(out.read_text())
@@ -59,14 +58,18 @@ def test_cli_bench_runs_filters_and_merges(tmp_path, monkeypatch, capsys):
     prov = res["scripts"]["bench_toy.py"]["provenance"]
     assert prov["git_commit"] and prov["machine"]["cpu_count"] >= 1 and prov["machine"]["torch_threads"] >= 1
 
-    assert bench.cli_bench(Namespace(only=["broken"], out=str(out))) == 1
+    assert bench.run_benchmarks(["broken"], str(out)) == ["bench_broken.py"]
     err = capsys.readouterr().err
     assert "boom: model not found" in err and "exit code 1" in err
     res = json.loads(out.read_text())
     assert set(res["scripts"]) == {"bench_toy.py", "bench_broken.py"}          # earlier results kept
     assert res["scripts"]["bench_broken.py"]["error"].startswith("exit code 1")
 
-    assert bench.cli_bench(Namespace(only=["nothing"], out=str(out))) == 2
+    with pytest.raises(UserError, match=r"no bench scripts .* matching \['nothing'\]"):
+        bench.run_benchmarks(["nothing"], out)
+    from helpers.cli import main
+    assert main(["bench", "--only", "nothing", "--out", str(out)]) == 2          # one-line error, exit 2
+    assert main(["bench", "--only", "broken", "--out", str(out)]) == 1
 
 
 def test_bench_data_script(data_dir, tmp_path, monkeypatch):

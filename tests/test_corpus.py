@@ -16,9 +16,9 @@ def quarel_replay(data_dir):
                          progress=False)
 
 
-def test_replay_quarel_gpt3_discard_rate(quarel_replay):
+def test_replay_quarel_gpt3_discard_rate(quarel_replay, quarel_train_rows):
     c = quarel_replay
-    assert len(c) == 1930 and c.n_samples() == 9650
+    assert len(c) == quarel_train_rows and c.n_samples() == 9650      # every train question; 5 GPT-3 CoTs each
     st = corpus_stats(c)
     assert st["discard_rate"] == pytest.approx(1 - 8203 / 9650)         # data/README: 8203 correct
     assert st["teacher_accuracy"] == pytest.approx(8203 / 9650)
@@ -111,7 +111,7 @@ def test_cli_replay(tmp_path, data_dir, capsys):
     from helpers.cli import main
     out = tmp_path / "c.jsonl"
     rc = main(["sample", "--task", "quarel", "--split", "train", "--limit", "8", "--replay", "mario_gpt3",
-               "--n", "5", "--filter", "supervised", "--out", str(out)])
+               "--n", "5", "--setting", "supervised", "--out", str(out)])
     assert rc == 0
     c = load_corpus(out)
     assert len(c) == 8 and c.meta["filter"] == "supervised"

@@ -243,8 +243,11 @@ def test_validate_rows_names_row(tmp_path):
 
 
 def test_download_rejects_unknown_task(tmp_path, capsys):
-    assert main(["data", "download", "--out", str(tmp_path), "--tasks", "squad"]) == 2
-    assert "unknown --tasks ['squad']" in capsys.readouterr().err
+    assert main(["data", "download", "--data-dir", str(tmp_path), "--task", "squad"]) == 2
+    assert "invalid choice: 'squad'" in capsys.readouterr().err
+    with pytest.raises(KeyError, match=r"unknown download \['squad'\]; choose from \['csqa'"):
+        dl.download(tmp_path, ["squad"])
+    assert not list(tmp_path.iterdir())                     # nothing written
 
 
 # ------------------------------------------------------------------ end to end, sources served from file://
@@ -312,7 +315,7 @@ def test_download_contrast_and_rationales_from_local_sources(data_dir, tmp_path,
             zf.writestr(f"datasets/anli1/llm/{split}_CoT_0.json", json.dumps([r["raw_output"] for r in palm]))
     monkeypatch.setattr(dl, "PALM_ZIP_URL", (src / "datasets.zip").as_uri())
 
-    assert main(["data", "download", "--out", str(out), "--tasks", "imdb_contrast", "rationales"]) == 0
+    assert main(["data", "download", "--data-dir", str(out), "--task", "imdb_contrast", "rationales"]) == 0
     for name in ("dev_original", "dev_contrast", "test_original", "test_contrast"):
         assert _local(out, f"imdb_contrast/{name}.jsonl") == _local(data_dir, f"imdb_contrast/{name}.jsonl")
     assert _local(out, "rationales/mario_gpt3/quarel_train.jsonl") == mario and len(mario) == 50

@@ -106,12 +106,12 @@ def test_cli_train_then_evaluate(tmp_path, monkeypatch):
     save_corpus(corpus, tmp_path / "corpus.jsonl")
     out = tmp_path / "student"
     assert main(["train", "--task", "quarel", "--corpus", str(tmp_path / "corpus.jsonl"), "--target", "scotd",
-                 "--student", "smollm2-135m", "--profile", "smoke", "--max-steps", "1", "--out", str(out)]) == 0
+                 "--model", "smollm2-135m", "--profile", "smoke", "--max-steps", "1", "--out", str(out)]) == 0
     meta = json.loads((out / "cotlab_student.json").read_text())
     assert meta["info"]["target"] == "scotd" and meta["global_steps"] == 1
     res = tmp_path / "results.json"
     assert main(["evaluate", "--task", "quarel", "--split", "dev", "--model", str(out), "--decode", "sc",
-                 "--k", "2", "--limit", "2", "--max-new-tokens", "8", "--out", str(res)]) == 0
+                 "--n", "2", "--limit", "2", "--max-new-tokens", "8", "--out", str(res)]) == 0
     r = json.loads(res.read_text())
     assert {"accuracy", "ci_low", "ci_high", "n", "no_answer_rate"} <= set(r)
     assert r["n"] == 2 and r["condition"] == "scotd" and len(r["predictions"][0]["texts"]) == 2

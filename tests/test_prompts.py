@@ -1,4 +1,6 @@
 """Few-shot prompt sets: real exemplar rows, gold labels, one format, the extractor on every exemplar."""
+import re
+
 import pytest
 
 from helpers.prompts import (EXEMPLARS, build_prompt, exemplar_ids, exemplars, extract_answer, format_exemplar,
@@ -65,11 +67,13 @@ def test_extractor_reports_no_answer(data_dir):
 
 def test_bad_exemplar_is_reported(monkeypatch, data_dir):
     from helpers import prompts
-    bad = prompts.Exemplar("quarel_train_0098", "B", "wrong gold")
+    row = load_task("quarel", "train", limit=1)[0]                # an id of whichever data version is here
+    wrong = next(o for o in row.options if o != row.answer)
+    bad = prompts.Exemplar(row.id, wrong, "wrong gold")
     monkeypatch.setitem(prompts.EXEMPLARS, "quarel", (bad,))
     prompts.exemplars.cache_clear()
     try:
-        with pytest.raises(DataError, match="quarel_train_0098"):
+        with pytest.raises(DataError, match=re.escape(f"prompt exemplar {row.id!r}: gold is {row.answer!r}")):
             prompts.exemplars("quarel")
     finally:
         prompts.exemplars.cache_clear()

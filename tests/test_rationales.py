@@ -46,7 +46,11 @@ def test_counts_and_join(data_dir, name, task, split):
 def test_mario_five_samples_and_letters(data_dir):
     recs = load_rationales("mario", "quarel", "train", data_dir)
     assert all(len(v) == 5 for v in recs.values())
-    first = recs["quarel_train_0000"][0]
+    # the soapbox-derby question (first row of the shared copy; ids differ between data versions)
+    derby = [e for e in load_task("quarel", "train", data_dir)
+             if e.text.startswith("The boys were racing their cars in the soapbox derby")]
+    assert len(derby) == 1
+    first = recs[derby[0].id][0]
     assert first.label == "B" and first.correct and first.rationale.startswith("When something is lighter")
     assert {r.label for v in recs.values() for r in v} == {"A", "B"}
 

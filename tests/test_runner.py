@@ -91,7 +91,8 @@ def test_only_selects_notebooks_and_unknown_prefix_is_an_error(three_notebooks: 
 
 def test_unknown_profile_fails_before_any_kernel(three_notebooks: Path, tmp_path: Path) -> None:
     proc = _run_cli(["--profile", "nope", "--notebook-dir", str(three_notebooks)], tmp_path)
-    assert proc.returncode == 2 and "unknown profile 'nope'" in proc.stderr
+    assert proc.returncode == 2 and "invalid choice: 'nope'" in proc.stderr and "'smoke'" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
 
 
 def test_parse_param_literals() -> None:

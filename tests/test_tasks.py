@@ -16,7 +16,8 @@ from helpers.tasks import DataError, load_task
 
 REPO = Path(__file__).resolve().parent.parent
 
-# (task, split) -> rows, as listed in ../shared/data/README.md
+# (task, split) -> rows, as listed in ../shared/data/README.md (the shared copy; a hub download differs only
+# in QuaRel train: conftest.QUAREL_TRAIN_ROWS)
 COUNTS = {
     ("csqa", "train"): 9741, ("csqa", "dev"): 1221, ("csqa", "test_unlabeled"): 1140,
     ("obqa", "train"): 4957, ("obqa", "dev"): 500,
@@ -29,22 +30,27 @@ COUNTS = {
 }
 
 
+def _counts(quarel_train_rows: int) -> dict[tuple[str, str], int]:
+    """The row counts of the data version under test."""
+    return {**COUNTS, ("quarel", "train"): quarel_train_rows}
+
+
 @pytest.mark.parametrize("task,split", sorted(COUNTS))
-def test_split_row_counts(data_dir, task, split):
+def test_split_row_counts(data_dir, quarel_train_rows, task, split):
     exs = load_task(task, split, data_dir)
-    assert len(exs) == COUNTS[task, split]
+    assert len(exs) == _counts(quarel_train_rows)[task, split]
     assert len({e.id for e in exs}) == len(exs)
     assert all(e.task == task and e.text for e in exs)
     if split != "test_unlabeled":
         assert all(e.answer in e.options for e in exs)
 
 
-def test_readme_counts_agree_with_spec(data_dir):
+def test_readme_counts_agree_with_spec(data_dir, quarel_train_rows):
     exp = tasks.expected_counts(data_dir)
-    for (task, split), n in COUNTS.items():
+    for (task, split), n in _counts(quarel_train_rows).items():
         spec = tasks.get_spec(task)
-        assert exp[f"{spec.folder}/{spec.splits[split]}"] == n
-        assert spec.expected_rows[split] == n
+        assert exp[f"{spec.folder}/{spec.splits[split]}"] == n        # the data dir's own README / manifest
+        assert spec.expected_rows[split] == COUNTS[task, split]      # the spec pins the shared copy
 
 
 def test_aliases_and_limit(data_dir):
@@ -76,14 +82,16 @@ def test_content_spot_checks(data_dir):
     assert Counter(e.answer for e in anli) == {"entailment": 334, "neutral": 333, "contradiction": 333}
 
 
-def test_imdb_balance_and_contrast_exclusion(data_dir):
+def test_imdb_balance_and_contrast_exclusion(data_dir, data_version):
     train = load_task("imdb", "train", data_dir)
     assert Counter(e.answer for e in train) == {"positive": 2500, "negative": 2500}
-    assert all(1 <= e.meta["rating"] <= 10 for e in train)
-    # aclImdb convention: ratings >= 7 are positive, <= 4 negative
-    assert all((e.meta["rating"] >= 7) == (e.answer == "positive") for e in train)
     overlap = set((data_dir / "imdb" / "ids_overlapping_contrast_sets.txt").read_text().split())
-    assert len(overlap) == 612 and not overlap & {e.id for e in train}
+    assert overlap and not overlap & {e.id for e in train}
+    if data_version == "shared":         # the hub drops file names: no rating, ids are row indices
+        assert all(1 <= e.meta["rating"] <= 10 for e in train)
+        # aclImdb convention: ratings >= 7 are positive, <= 4 negative
+        assert all((e.meta["rating"] >= 7) == (e.answer == "positive") for e in train)
+        assert len(overlap) == 612
 
 
 def test_contrast_pairs_flip_labels(data_dir):

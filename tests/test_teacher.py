@@ -109,7 +109,7 @@ def test_cache_shared_by_two_runs_never_duplicates(tmp_path):
 def test_kill_and_resume_sample_command(teacher, data_dir, tmp_path):
     cache_dir, out = tmp_path / "cache", tmp_path / "corpus.jsonl"
     cmd = [sys.executable, "-m", "helpers", "sample", "--task", "quarel", "--split", "train", "--limit", "2",
-           "--teacher", "smollm2-135m", "--n", "2", "--max-new-tokens", "10", "--shots", "1",
+           "--model", "smollm2-135m", "--n", "2", "--max-new-tokens", "10", "--shots", "1",
            "--batch-size", "1", "--cache-dir", str(cache_dir), "--out", str(out)]
     env = dict(os.environ, PYTHONPATH=str(REPO))
     cache_file = cache_path_for(teacher.teacher_id, cache_dir)

@@ -129,8 +129,69 @@ def test_early_stopping_on_dev_accuracy(smollm, student_cache, quarel_pairs_by_c
     and the step-2 weights (the best) are restored."""
     cfg = TrainConfig(**{**TINY.__dict__, "max_steps": 8, "eval_every": 2, "patience": 1, "threshold": 1.01,
                          "n_dev_eval": 2, "eval_max_new_tokens": 8})
+    from helpers.decode import dev_accuracy
     dev = load_task("quarel", "dev", limit=2)
     st = train_student("smollm2-135m", quarel_pairs_by_condition["label_only"], cfg,
-                       model_and_tokenizer=_fresh(smollm), dev_examples=dev)
+                       model_and_tokenizer=_fresh(smollm),
+                       dev_eval=dev_accuracy(dev[:cfg.n_dev_eval], max_new_tokens=cfg.eval_max_new_tokens))
     assert st.meta["global_steps"] == 4
     assert [d["step"] for d in st.meta["dev_curve"]] == [2, 4] and st.meta["best_step"] == 2
+
+
+def test_stale_tmp_folders_of_killed_runs_are_removed(student_cache):
+    """A run killed mid-way leaves ``<key>.tmp-<pid>``; the next train_student removes it (its pid is dead)
+    and leaves the folder of a live run alone. Here the student itself is a cache hit: nothing trains."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from helpers.targets import Pair
+    from helpers.train import STUDENT_META, students_dir
+
+    pairs = [Pair("Q: Which is heavier?\nA:", " So the answer is (a).", "label_only", "q0", "A")]
+    key = student_key("smollm2-135m", pairs, TINY)
+    root = students_dir()
+    (root / key).mkdir()
+    (root / key / STUDENT_META).write_text(json.dumps({"key": key}))
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()                                                  # its pid is now free: a killed run
+    dead = root / f"{'0' * 16}.tmp-{proc.pid}"
+    alive = root / f"{'1' * 16}.tmp-{os.getpid()}"
+    odd = root / "notes.tmp-x"
+    for d in (dead, alive, odd):
+        (d / "trainer").mkdir(parents=True)
+    st = train_student("smollm2-135m", pairs, TINY)
+    assert st.reused and st.key == key
+    assert not dead.exists() and alive.exists() and odd.exists()
+
+
+def test_dev_accuracy_stopper_takes_an_evaluation_callable():
+    """Patience counts evaluations without an improvement ≥ threshold; the best weights come back at the end."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from helpers.train import DevAccuracyStopper
+
+    model = torch.nn.Linear(2, 1)
+    scores = iter([0.5, 0.9, 0.91, 0.92])
+    seen = []
+
+    def evaluate(m):
+        seen.append(m)
+        with torch.no_grad():
+            m.weight.add_(1.0)                                   # "training" moves the weights
+        return next(scores)
+
+    stopper = DevAccuracyStopper(evaluate, every=2, patience=2, threshold=0.05)
+    control = SimpleNamespace(should_training_stop=False)
+    for step in (2, 4, 6):
+        stopper._evaluate(model, step, control)
+    assert not control.should_training_stop                      # 0.91 is not ≥ 0.9 + 0.05: one bad evaluation
+    best = model.weight.detach().clone() - 1.0                    # weights as of the step-4 evaluation
+    stopper._evaluate(model, 8, control)
+    assert control.should_training_stop and stopper.best_step == 4 and seen == [model] * 4
+    assert [h["step"] for h in stopper.history] == [2, 4, 6, 8]
+    stopper._restore(model)
+    assert torch.equal(model.weight.detach(), best)

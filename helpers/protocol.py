@@ -1,0 +1,353 @@
+"""The experimental protocol every comparison in the suite uses: fair, seeded, powered, diagnosed.
+
+A comparison of conditions (label-only vs Greedy-CoT vs SCoTD, CoT before vs after the label, …) is
+only worth showing if the conditions differ in *what* they learn from, not in how much training they
+got or in which questions they are scored on. :class:`Protocol` fixes, for every condition:
+
+* **A matched budget** (:class:`Budget`): the same number of optimizer steps at the same batch size,
+  learning rate, linear warm-up and schedule. A condition with more pairs per question (SCoTD) sees
+  more *distinct* targets in those steps, not more steps.
+* **Seeds**: every condition is trained once per seed (data order, initialisation of sampling), and
+  every table shows the per-seed numbers.
+* **The full evaluation split** (``eval_split``, never truncated), and a **held-out slice of train**
+  (``n_heldout`` questions, disjoint from the ``n_train`` training questions) for anything that
+  selects or diagnoses — the reported split is used for nothing but the report.
+
+The stage verbs, in data-flow order, each owning its cache:
+
+* :func:`split_train` — training questions and the held-out slice;
+* :func:`fit` — :func:`helpers.train.train_student` under the budget (cached by model, pairs, budget, seed);
+* :func:`decode` — :func:`helpers.decode.decode_student` with the protocol's decoding settings (cached);
+* :func:`score` — accuracy with its CI plus the per-student **diagnostics**: accuracy on training
+  questions (fit) and on the held-out slice (generalisation), the loss on the answer tokens alone,
+  the answer distribution, and for CoT students the share of answers whose letter agrees with the
+  conclusion of their own rationale;
+* :func:`summarize` — one row per condition: per-seed accuracies, the mean with a 95% interval that
+  includes seed variance (a two-level bootstrap: seeds, then questions), the difference from the
+  baseline condition with its interval, the exact McNemar test per seed and a paired permutation test
+  over questions pooled across seeds; and :func:`majority_baseline` beside it.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+N_BOOT = 4000
+
+
+@dataclass(frozen=True)
+class Budget:
+    """One training budget, identical for every condition compared."""
+    steps: int                      # optimizer steps
+    batch_size: int = 8
+    lr: float = 2e-4
+    warmup_ratio: float = 0.1       # linear warm-up over this share of the steps ...
+    schedule: str = "linear"        # ... then this decay to 0 (transformers scheduler name)
+    grad_accum: int = 1
+
+    def describe(self) -> str:
+        return (f"{self.steps} optimizer steps × batch {self.batch_size * self.grad_accum} "
+                f"(= {self.steps * self.batch_size * self.grad_accum} training sequences) for every condition; "
+                f"AdamW lr {self.lr:g}, {self.warmup_ratio:.0%} linear warm-up, then {self.schedule} decay")
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """Everything that must be the same across the conditions of one comparison."""
+    task: str
+    student: str
+    budget: Budget
+    seeds: tuple[int, ...] = (0, 1, 2)
+    n_train: int | None = None      # training questions (None: all but the held-out slice)
+    n_heldout: int = 64             # held-out slice of train: selection and diagnostics, never reported
+    eval_split: str = "dev"         # reported on in full
+    eval_limit: int | None = None   # only the smoke profile truncates (CI); None = the full split
+    n_diag_train: int = 64          # training questions decoded for the fit diagnostic
+    max_seq_len: int = 256
+    lora: bool = False
+    max_new_tokens: int = 96        # decoding
+    sc_k: int = 5
+    sc_temperature: float = 0.7
+    decode_batch_size: int = 16
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["seeds"] = list(self.seeds)
+        d["budget_text"] = self.budget.describe()
+        return d
+
+    def train_config(self, seed: int) -> Any:
+        from .train import TrainConfig
+        b = self.budget
+        return TrainConfig(lr=b.lr, max_steps=b.steps, batch_size=b.batch_size, grad_accum=b.grad_accum,
+                           warmup_ratio=b.warmup_ratio, lr_scheduler=b.schedule, lora=self.lora,
+                           max_seq_len=self.max_seq_len, seed=seed, epochs=1.0)
+
+
+# ------------------------------------------------------------------------------------------ data
+
+def split_train(p: Protocol, split: str = "train") -> tuple[list[Any], list[Any]]:
+    """``(train, heldout)``: the held-out slice is the *last* ``n_heldout`` rows of the training split
+    (prompt exemplars excluded), the training questions the first ``n_train`` of the rest."""
+    from .prompts import exemplar_ids
+    from .tasks import load_task
+    rows = [ex for ex in load_task(p.task, split) if ex.id not in exemplar_ids(p.task)]
+    if p.n_heldout >= len(rows):
+        raise ValueError(f"n_heldout={p.n_heldout} leaves no training questions in {p.task}/{split} ({len(rows)} rows)")
+    heldout = rows[len(rows) - p.n_heldout:] if p.n_heldout else []
+    rest = rows[:len(rows) - p.n_heldout]
+    if p.n_train is not None and p.n_train > len(rest):
+        raise ValueError(f"n_train={p.n_train} but {p.task}/{split} has {len(rest)} rows besides the held-out slice")
+    return (rest if p.n_train is None else rest[:p.n_train]), heldout
+
+
+def eval_examples(p: Protocol) -> list[Any]:
+    """The full evaluation split (minus the task's prompt exemplars, if they come from it)."""
+    from .prompts import exemplar_ids
+    from .tasks import load_task
+    rows = [ex for ex in load_task(p.task, p.eval_split) if ex.id not in exemplar_ids(p.task)]
+    return rows if p.eval_limit is None else rows[:p.eval_limit]
+
+
+def majority_baseline(train: Sequence[Any], examples: Sequence[Any]) -> dict[str, Any]:
+    """Always answering the most frequent gold answer of the training questions."""
+    from collections import Counter
+    counts = Counter(ex.answer for ex in train)
+    label, _ = counts.most_common(1)[0]
+    correct = [ex.answer == label for ex in examples]
+    from .evaluate import accuracy_ci
+    acc, lo, hi = accuracy_ci(correct)
+    return {"condition": "majority class", "answer": label, "accuracy": acc, "ci_low": lo, "ci_high": hi,
+            "n": len(correct)}
+
+
+# ------------------------------------------------------------------------------------- stage verbs
+
+def fit(p: Protocol, pairs: Sequence[Any], *, seed: int, info: dict[str, Any] | None = None,
+        progress: bool = False) -> Any:
+    """Train (or reuse from the cache) ``p.student`` on ``pairs`` under the protocol's budget."""
+    from .train import train_student
+    return train_student(p.student, pairs, p.train_config(seed),
+                         info={"task": p.task, "budget": asdict(p.budget), **(info or {})}, progress=progress)
+
+
+def decode(p: Protocol, student: Any, examples: Sequence[Any], method: str = "greedy", *, seed: int = 0,
+           k: int | None = None, progress: bool = False) -> list[Any]:
+    """Decode ``examples`` with a trained student: ``greedy`` or ``sc`` (``k`` samples, default ``p.sc_k``)."""
+    from .decode import decode_student
+    sc = method == "sc"
+    return decode_student(student, examples, method=method, k=(k or p.sc_k) if sc else 1,
+                          temperature=p.sc_temperature if sc else None, max_new_tokens=p.max_new_tokens,
+                          seed=seed, batch_size=p.decode_batch_size, progress=progress)
+
+
+def answer_pairs(corpus: Any, condition: str) -> Callable[[Sequence[Any]], list[Any]]:
+    """``pairs_for(examples)`` for :func:`score`: one gold-label training pair per question of ``examples``
+    in ``condition``'s format (SCoTD's several CoTs per question are scored as Greedy-CoT: the same format),
+    built from ``corpus`` (which must hold those questions)."""
+    from .corpus import only_questions
+    from .targets import pairs_from_corpus
+    cond = "greedy_cot" if condition == "scotd" else condition
+
+    def pairs_for(examples: Sequence[Any]) -> list[Any]:
+        return pairs_from_corpus(only_questions(corpus, examples), cond, supervised=True)
+    return pairs_for
+
+
+def answer_token_loss(student: Any, pairs: Sequence[Any], batch_size: int = 16) -> float:
+    """Mean negative log-likelihood per token of the answer sentence ("So the answer is (b).") alone,
+    teacher-forced on ``pairs`` — the part of the loss that is about the answer, whatever the
+    condition puts around it."""
+    import torch
+
+    from .prompts import ANSWER_PREFIX
+    tok, model = student.load()
+    model.eval()
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for i in range(0, len(pairs), batch_size):
+            batch = pairs[i:i + batch_size]
+            ids, spans = [], []
+            for pr in batch:
+                full = pr.prompt + pr.completion
+                start = full.find(ANSWER_PREFIX, len(pr.prompt))
+                if start < 0:
+                    raise ValueError(f"pair for {pr.example_id} has no answer sentence")
+                end = full.find(".", start + len(ANSWER_PREFIX)) + 1 or len(full)
+                enc = tok(full, return_offsets_mapping=True, add_special_tokens=True)
+                tok_ids = enc["input_ids"]
+                span = [j for j, (a, b) in enumerate(enc["offset_mapping"]) if b > start and a < end and j > 0]
+                ids.append(tok_ids)
+                spans.append(span)
+            width = max(len(x) for x in ids)
+            pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+            inp = torch.full((len(ids), width), pad, dtype=torch.long)
+            att = torch.zeros((len(ids), width), dtype=torch.long)
+            for r, x in enumerate(ids):                      # right padding: positions stay 0..len-1
+                inp[r, :len(x)] = torch.tensor(x)
+                att[r, :len(x)] = 1
+            logp = torch.log_softmax(model(input_ids=inp, attention_mask=att).logits.float(), dim=-1)
+            for r, span in enumerate(spans):
+                for j in span:
+                    total -= float(logp[r, j - 1, inp[r, j]])
+                    count += 1
+    del model
+    return total / max(count, 1)
+
+
+def rationale_agreement(examples: Sequence[Any], preds: Sequence[Any]) -> float | None:
+    """Share of answered predictions whose letter is the option their own rationale concludes
+    (:func:`helpers.prompts.rationale_conclusion`); None when no rationale states a conclusion."""
+    from .prompts import rationale_conclusion
+    by_id = {ex.id: ex for ex in examples}
+    agree = n = 0
+    for pr in preds:
+        if pr.pred is None:
+            continue
+        c = rationale_conclusion(by_id[pr.id], pr.text)
+        if c is None:
+            continue
+        n += 1
+        agree += c == pr.pred
+    return agree / n if n else None
+
+
+def score(p: Protocol, student: Any, preds: Sequence[Any], examples: Sequence[Any], *, condition: str,
+          seed: int, train: Sequence[Any] = (), heldout: Sequence[Any] = (),
+          pairs_for: Callable[[Sequence[Any]], Sequence[Any]] | None = None, decode_method: str = "greedy",
+          diagnostics: bool = True, **keys: Any) -> dict[str, Any]:
+    """One results row for one student: accuracy with its CI on ``examples`` and the diagnostics.
+
+    ``train``/``heldout``: questions for the fit and generalisation diagnostics (greedy decodes, cached);
+    ``pairs_for(examples)``: the condition's training pairs for given questions (for the answer-token
+    loss; gold labels). The predictions are kept in the row (``preds``) for paired tests."""
+    from .evaluate import metrics
+    row: dict[str, Any] = {"condition": condition, "seed": seed, "decode": decode_method, **keys,
+                           **metrics(list(preds), seed=seed),
+                           "student_key": student.key, "train_steps": student.meta.get("global_steps"),
+                           "train_pairs": student.meta.get("n_pairs"),
+                           "train_seconds": student.meta.get("train_seconds"),
+                           "train_loss": student.meta.get("train_loss"),
+                           "precision": student.meta.get("precision") or ("bf16" if student.meta.get("bf16") else "fp32")}
+    row["rationale_agreement"] = rationale_agreement(examples, preds)
+    if diagnostics:
+        n = p.n_diag_train
+        if train:
+            tp = decode(p, student, list(train)[:n], "greedy", seed=seed)
+            row["train_accuracy"] = float(np.mean([x.correct for x in tp]))
+        if heldout:
+            hp = decode(p, student, list(heldout), "greedy", seed=seed)
+            row["heldout_accuracy"] = float(np.mean([x.correct for x in hp]))
+        if pairs_for is not None:
+            if train:
+                row["answer_loss_train"] = answer_token_loss(student, list(pairs_for(list(train)[:n])))
+            if heldout:
+                row["answer_loss_heldout"] = answer_token_loss(student, list(pairs_for(list(heldout))))
+    row["preds"] = list(preds)
+    return row
+
+
+# --------------------------------------------------------------------------------------- summaries
+
+def _matrix(rows: Sequence[dict[str, Any]]) -> tuple[list[int], list[str], np.ndarray]:
+    """Correctness matrix (seeds × questions, questions sorted by id) of one condition's rows."""
+    rows = sorted(rows, key=lambda r: r["seed"])
+    ids = sorted(x.id for x in rows[0]["preds"])
+    mats = []
+    for r in rows:
+        c = {x.id: x.correct for x in r["preds"]}
+        if sorted(c) != ids:
+            raise ValueError(f"condition {r['condition']!r} seed {r['seed']} was scored on other questions")
+        mats.append([c[i] for i in ids])
+    return [r["seed"] for r in rows], ids, np.array(mats, dtype=float)
+
+
+def seed_bootstrap(m: np.ndarray, seed: int = 0, n_boot: int = N_BOOT) -> tuple[float, float]:
+    """95% interval of the mean of a (seeds × questions) matrix, resampling seeds, then questions."""
+    rng = np.random.default_rng(seed)
+    s, q = m.shape
+    if np.all(m == m.flat[0]):
+        return float(m.flat[0]), float(m.flat[0])
+    si = rng.integers(0, s, size=(n_boot, s))
+    qi = rng.integers(0, q, size=(n_boot, q))
+    per_seed_q = m[si]                                       # n_boot × s × q
+    means = np.take_along_axis(per_seed_q, qi[:, None, :].repeat(s, axis=1), axis=2).mean(axis=(1, 2))
+    lo, hi = np.percentile(means, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+def permutation_p(d: np.ndarray, seed: int = 0, n_perm: int = 20000) -> float:
+    """Two-sided paired sign-flip permutation test of mean(d) = 0 (``d``: per-question differences)."""
+    d = np.asarray(d, float)
+    d = d[d != 0]
+    if d.size == 0:
+        return 1.0
+    obs = abs(d.mean())
+    rng = np.random.default_rng(seed)
+    signs = rng.choice([-1.0, 1.0], size=(n_perm, d.size))
+    null = np.abs((signs * d).mean(axis=1))
+    return float((1 + np.sum(null >= obs - 1e-12)) / (n_perm + 1))
+
+
+def summarize(rows: Sequence[dict[str, Any]], *, baseline: str | None = "label_only",
+              group: Sequence[str] = ("condition",), paper: Callable[[dict[str, Any]], float | None] | None = None,
+              ) -> list[dict[str, Any]]:
+    """One summary row per group (default: per condition) of per-seed rows from :func:`score`.
+
+    Columns: the group keys, ``seeds``, ``per_seed`` accuracies, ``accuracy`` (mean over seeds) with
+    ``ci_low``/``ci_high`` (two-level bootstrap: seeds, then questions), and against ``baseline``
+    (a condition of the same group apart from ``condition``, matched by seed and question):
+    ``diff`` with ``diff_ci_low/high``, per-seed exact McNemar ``p_per_seed``, and ``p_value`` of a
+    paired permutation test over questions on the seed-averaged differences. Diagnostics are averaged
+    over seeds. ``paper(row)`` adds the paper's number."""
+    from .evaluate import mcnemar
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(tuple(r.get(k) for k in group), []).append(r)
+    out = []
+    for key, rs in groups.items():
+        seeds, ids, m = _matrix(rs)
+        lo, hi = seed_bootstrap(m)
+        s: dict[str, Any] = dict(zip(group, key))
+        s.update({"seeds": seeds, "per_seed": [float(x) for x in m.mean(axis=1)], "accuracy": float(m.mean()),
+                  "ci_low": lo, "ci_high": hi, "n": len(ids)})
+        for d in ("train_accuracy", "heldout_accuracy", "answer_loss_train", "answer_loss_heldout",
+                  "rationale_agreement", "no_answer_rate", "train_steps", "train_pairs", "train_seconds"):
+            vals = [r[d] for r in rs if r.get(d) is not None]
+            s[d] = float(np.mean(vals)) if vals else None
+        counts: dict[str, int] = {}
+        for r in rs:
+            for lab, c in r.get("pred_counts", {}).items():
+                counts[lab] = counts.get(lab, 0) + c
+        s["answers"] = counts
+        if baseline is not None and "condition" in group and s["condition"] != baseline:
+            bkey = tuple(baseline if k == "condition" else v for k, v in zip(group, key))
+            if bkey in groups:
+                bseeds, bids, bm = _matrix(groups[bkey])
+                common = [x for x in seeds if x in bseeds]
+                if bids != ids:
+                    raise ValueError(f"{key} and baseline {bkey} were scored on different questions")
+                if common:
+                    a = m[[seeds.index(x) for x in common]]
+                    b = bm[[bseeds.index(x) for x in common]]
+                    dm = a - b
+                    s["baseline"] = baseline
+                    s["diff"] = float(dm.mean())
+                    s["diff_ci_low"], s["diff_ci_high"] = seed_bootstrap(dm, seed=1)
+                    s["p_per_seed"] = [mcnemar(a[i] == 1, b[i] == 1)["p_value"] for i in range(len(common))]
+                    s["p_value"] = permutation_p(dm.mean(axis=0))
+        if paper is not None:
+            s["paper"] = paper(s)
+        out.append(s)
+    return out
+
+
+def check_matched(rows: Sequence[dict[str, Any]]) -> int:
+    """The optimizer steps every compared student took; raises if they differ (an unfair comparison)."""
+    steps = {r.get("train_steps") for r in rows}
+    if len(steps) != 1:
+        raise ValueError(f"unmatched training budgets: steps {sorted(map(str, steps))}")
+    return steps.pop()

