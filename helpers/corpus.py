@@ -234,5 +234,13 @@ def only_questions(corpus: Corpus, examples: Any) -> Corpus:
     return Corpus([e for e in corpus.entries if e.example.id in ids], dict(corpus.meta))
 
 
-__all__ = ["only_questions", "Sample", "CorpusEntry", "Corpus", "save_corpus", "load_corpus", "corpus_stats",
+def first_n(corpus: Corpus, n: int) -> Corpus:
+    """The corpus with the first ``n`` answered samples (by index ``k``) of every question (SCoTD Fig. 2,
+    Table 3(b)). Samples without an answer cannot make a training pair, so they are skipped rather
+    than counted."""
+    keep = {e.example.id: sorted(s.k for s in e.samples if s.label is not None)[:n] for e in corpus.entries}
+    return subset(corpus, keep, n=n, downsample=f"first-{n}-answered")
+
+
+__all__ = ["first_n", "only_questions", "Sample", "CorpusEntry", "Corpus", "save_corpus", "load_corpus", "corpus_stats",
            "PAPER_DISCARD_RATES", "unique_bigrams", "subset", "entry_to_row"]

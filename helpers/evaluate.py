@@ -174,3 +174,29 @@ def compare_to_paper(records: Iterable[Mapping[str, Any]], *, paper: str | None 
     cols = ["task", "condition", "setting", "decode", "ours_accuracy", "ours_ci", "ours_n", "ours_student",
             "paper", "table", "paper_model", "paper_setting", "paper_decode", "paper_accuracy", "citation"]
     return merged[[c for c in cols if c in merged.columns]].sort_values(["task", "condition"]).reset_index(drop=True)
+
+
+PROMPT_MODES = ("no_cot", "greedy", "sc")
+
+
+def prompting(teacher: Any, examples: Sequence[Any], mode: str, *, k: int = 5, temperature: float = 0.7,
+              max_new_tokens: int = 96, shots: int | None = None, seed: int = 0) -> list[Prediction]:
+    """Few-shot prompting of an un-distilled model (SCoTD Table 2(a)) as predictions: ``no_cot``
+    (exemplars with answers only, greedy), ``greedy`` (CoT exemplars, greedy CoT) or ``sc`` (CoT
+    exemplars, ``k`` samples at ``temperature``, majority vote). ``teacher``: any
+    :class:`helpers.teacher.Teacher`; samples go through its durable cache."""
+    from .decode import majority_vote
+    from .teacher import sample_corpus
+    if mode not in PROMPT_MODES:
+        raise ValueError(f"mode must be one of {PROMPT_MODES}, got {mode!r}")
+    kw: dict[str, Any] = dict(n=1, temperature=0.0, max_new_tokens=max_new_tokens, mode="cot")
+    if mode == "no_cot":
+        kw.update(mode="direct", max_new_tokens=16)
+    elif mode == "sc":
+        kw.update(n=k, temperature=temperature)
+    corpus = sample_corpus(teacher, list(examples), shots=shots, seed=seed, progress=False, **kw)
+    preds = []
+    for e in corpus.entries:
+        pred, votes = majority_vote([s.label for s in e.samples])
+        preds.append(Prediction(e.example.id, e.example.answer, pred, [s.raw for s in e.samples], votes))
+    return preds

@@ -27,11 +27,13 @@ _WRITTEN: list[Path] = []
 
 # one colour per condition, everywhere
 COLORS = {"label_only": "#9e9e9e", "greedy_cot": "#64b5f6", "scotd": "#1565c0",
+          "cot_before": "#2e7d32", "cot_after": "#81c784", "majority class": "#e0e0e0",
           "no_cot": "#9e9e9e", "greedy": "#64b5f6", "sc": "#1565c0",
           "teacher": "#ef6c00", "student": "#1565c0"}
 #: display names by column (the same value reads differently as a prompting mode or a decoding)
 LABELS: dict[str, dict[str, str]] = {
-    "condition": {"label_only": "Label-only", "greedy_cot": "Greedy-CoT", "scotd": "SCoTD"},
+    "condition": {"label_only": "Label-only", "greedy_cot": "Greedy-CoT", "scotd": "SCoTD",
+                  "cot_before": "CoT before label", "cot_after": "CoT after label"},
     "mode": {"no_cot": "No CoT", "greedy": "Greedy CoT", "sc": "Self-consistency"},
     "decode": {"greedy": "greedy", "sc": "self-consistency"},
     "setting": {"supervised": "Full (supervised)", "few_shot": "Few-shot"},
@@ -172,6 +174,49 @@ def accuracy_bars(rows: Sequence[dict[str, Any]], *, group: str, bar: str, title
     return fig
 
 
+def seed_points(rows: Sequence[dict[str, Any]], *, x: str = "condition", hue: str | None = None,
+                title: str = "", majority: float | None = None, chance: float | None = None,
+                order: Sequence[str] | None = None, ylabel: str = "accuracy (%)"):
+    """Summary rows (:func:`helpers.protocol.summarize`): a bar per row at the mean over seeds with its
+    95% interval (seeds and questions resampled), each seed's accuracy as a dot, the paper's number
+    (``paper``, %) as a black diamond, and the majority-class baseline and chance as lines."""
+    plt = _plt()
+    xs_vals = list(order or dict.fromkeys(r[x] for r in rows))
+    hues = list(dict.fromkeys(r[hue] for r in rows)) if hue else [None]
+    width = 0.8 / len(hues)
+    fig, ax = plt.subplots(figsize=(2.4 + 1.3 * len(xs_vals) * max(1, len(hues)) ** 0.5, 3.8))
+    paper_done = False
+    for j, h in enumerate(hues):
+        for i, v in enumerate(xs_vals):
+            r = next((r for r in rows if r[x] == v and (hue is None or r[hue] == h)), None)
+            if r is None:
+                continue
+            px = i - 0.4 + width * (j + 0.5)
+            key = h if hue else v
+            ax.bar([px], [100 * r["accuracy"]], width * 0.9, color=COLORS.get(key, "#90a4ae"), edgecolor="#263238",
+                   lw=0.6, yerr=[[100 * (r["accuracy"] - r["ci_low"])], [100 * (r["ci_high"] - r["accuracy"])]],
+                   capsize=3, label=label(hue, h) if hue and i == 0 else None)
+            seeds = r.get("per_seed") or []
+            ax.plot([px] * len(seeds), [100 * a for a in seeds], "o", color="black", ms=3.5, alpha=0.7,
+                    label="seeds" if (i == 0 and j == 0) else None)
+            ax.text(px, 2, f"{100 * r['accuracy']:.1f}", ha="center", va="bottom", fontsize=7, rotation=90)
+            if r.get("paper") is not None:
+                ax.plot([px], [r["paper"]], "D", color="black", ms=5, label=None if paper_done else "paper")
+                paper_done = True
+    if majority is not None:
+        ax.axhline(100 * majority, color="#6a1b9a", ls="--", lw=1, label="majority class")
+    if chance is not None:
+        ax.axhline(100 * chance, color="#c62828", ls=":", lw=1, label="chance")
+    ax.set_xticks(range(len(xs_vals)), [label(x, v) for v in xs_vals], fontsize=8)
+    ax.set_ylim(0, 105)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
 def corpus_figure(stats: Sequence[dict[str, Any]], lengths: dict[str, Sequence[int]] | None = None):
     """Corpus statistics, one bar per corpus: teacher accuracy, supervised discard rate (paper's as a
     marker) and, if given, the distribution of rationale lengths in words."""
@@ -255,6 +300,11 @@ PCT_FIELDS = ("teacher_accuracy", "teacher_accuracy_majority", "discard_rate", "
 def rows_markdown(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     """A markdown table of result rows: the given key columns, then ours (95% CI), paper, n.
     Rows without ``accuracy`` (corpus statistics) show the fractions of :data:`PCT_FIELDS` instead."""
+    if rows and "per_seed" in rows[0]:
+        from .results import markdown_table
+        cols = list(columns) + [c for c in ("per_seed", "accuracy", "ci_low", "ci_high", "diff", "diff_ci_low",
+                                            "diff_ci_high", "p_value", "paper", "n") if any(c in r for r in rows)]
+        return markdown_table(rows, cols).rstrip("\n")
     if rows and "accuracy" not in rows[0]:
         pcts = [f for f in PCT_FIELDS if any(r.get(f) is not None for r in rows)]
         head = list(columns) + [f"{f} %" for f in pcts]

@@ -294,7 +294,7 @@ def permutation_p(d: np.ndarray, seed: int = 0, n_perm: int = 20000) -> float:
 
 def summarize(rows: Sequence[dict[str, Any]], *, baseline: str | None = "label_only",
               group: Sequence[str] = ("condition",), paper: Callable[[dict[str, Any]], float | None] | None = None,
-              ) -> list[dict[str, Any]]:
+              carry: Sequence[str] = ()) -> list[dict[str, Any]]:
     """One summary row per group (default: per condition) of per-seed rows from :func:`score`.
 
     Columns: the group keys, ``seeds``, ``per_seed`` accuracies, ``accuracy`` (mean over seeds) with
@@ -302,7 +302,8 @@ def summarize(rows: Sequence[dict[str, Any]], *, baseline: str | None = "label_o
     (a condition of the same group apart from ``condition``, matched by seed and question):
     ``diff`` with ``diff_ci_low/high``, per-seed exact McNemar ``p_per_seed``, and ``p_value`` of a
     paired permutation test over questions on the seed-averaged differences. Diagnostics are averaged
-    over seeds. ``paper(row)`` adds the paper's number."""
+    over seeds. ``carry``: fields copied from the group's first row (e.g. ``n_rationales``).
+    ``paper(row)`` adds the paper's number."""
     from .evaluate import mcnemar
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for r in rows:
@@ -312,10 +313,12 @@ def summarize(rows: Sequence[dict[str, Any]], *, baseline: str | None = "label_o
         seeds, ids, m = _matrix(rs)
         lo, hi = seed_bootstrap(m)
         s: dict[str, Any] = dict(zip(group, key))
+        s.update({k: rs[0].get(k) for k in carry})
         s.update({"seeds": seeds, "per_seed": [float(x) for x in m.mean(axis=1)], "accuracy": float(m.mean()),
                   "ci_low": lo, "ci_high": hi, "n": len(ids)})
         for d in ("train_accuracy", "heldout_accuracy", "answer_loss_train", "answer_loss_heldout",
-                  "rationale_agreement", "no_answer_rate", "train_steps", "train_pairs", "train_seconds"):
+                  "rationale_agreement", "no_answer_rate", "mean_vote_share", "train_steps", "train_pairs",
+                  "train_seconds"):
             vals = [r[d] for r in rs if r.get(d) is not None]
             s[d] = float(np.mean(vals)) if vals else None
         counts: dict[str, int] = {}

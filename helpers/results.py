@@ -133,6 +133,27 @@ def summary_frame(rows: Sequence[dict[str, Any]], keys: Sequence[str] = ("condit
     return pd.DataFrame(out)
 
 
+def frame(rows: Sequence[dict[str, Any]], keys: Sequence[str], *, metric: str | None = "accuracy",
+          pct: Sequence[str] = ()) -> Any:
+    """Single-run rows (one seed or none) as a DataFrame: the key columns, then accuracy % with its 95% CI, paper %, n, no-answer %."""
+    import pandas as pd
+    out = []
+    for r in rows:
+        d = {k: r.get(k) for k in keys}
+        if metric:
+            d[f"{metric} %"] = round(100 * r[metric], 1)
+            d["95% CI"] = f"{100 * r['ci_low']:.1f}–{100 * r['ci_high']:.1f}"
+            d["paper %"] = r.get("paper")
+            d["n"] = r.get("n")
+            if r.get("no_answer_rate") is not None:
+                d["no answer %"] = round(100 * r["no_answer_rate"], 1)
+        for k in pct:
+            v = r.get(k)
+            d[f"{k} %"] = None if v is None else round(100 * v, 1)
+        out.append(d)
+    return pd.DataFrame(out)
+
+
 # --------------------------------------------------------------------------------------------- runs
 
 @dataclass

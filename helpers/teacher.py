@@ -640,8 +640,8 @@ def _to_sample(ex: Example, k: int, rec: dict[str, Any] | Completion) -> Sample:
     if isinstance(rec, Completion):
         rec = {f: getattr(rec, f) for f in ("text", "logprob", "n_tokens", "label", "rationale", "raw")}
     if rec.get("rationale") is not None:      # replayed: label and rationale as released
-        return Sample(k=k, rationale=rec["rationale"], label=rec.get("label"), logprob=None,
-                      n_tokens=None, raw=rec.get("raw") or rec["text"])
+        return Sample(k=k, rationale=rec["rationale"], label=rec.get("label"), logprob=rec.get("logprob"),
+                      n_tokens=rec.get("n_tokens"), raw=rec.get("raw") or rec["text"])
     text = rec["text"]
     rationale, _ = split_rationale(ex, text)
     return Sample(k=k, rationale=rationale, label=extract_answer(ex, text), logprob=rec.get("logprob"),

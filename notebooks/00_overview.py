@@ -33,20 +33,32 @@
 # | profile | meant for | sizes |
 # |---|---|---|
 # | `smoke` | CI | a handful of examples and optimizer steps; numbers are meaningless |
-# | `course` (default) | a 2-core CPU laptop | replayed large-teacher corpora, a 135M student, a few hundred questions |
-# | `paper` | a GPU and a teacher endpoint | the paper's sizes: N=30 CoTs at T=1.0, full splits, lr 2e-5, batch 32, SC k=30 |
+# | `course` (default) | a 2-core CPU laptop, ≤ 90 min | the generated coin-flip task (a scripted teacher, 5 CoTs per question), a 135M student, 3 seeds |
+# | `lab` | a CPU for hours | QuaRel + the replayed GPT-3 corpus at full size, 3 seeds |
+# | `paper` | a GPU and a teacher endpoint | the paper's sizes: N=30 CoTs at T=1.0, OPT-1.3B, full splits, lr 2e-5, batch 32, SC k=30 |
+#
+# Every comparison follows one protocol (`helpers.protocol`): the same training budget for every
+# condition, three seeds, the full dev split, a held-out slice of train for diagnostics, paired tests,
+# and the majority-class baseline beside every table.
+#
+# **Why a coin flip on `course`?** The papers' tasks need students of 1B+ parameters before distillation
+# shows; a 135M student trained for minutes stays at chance on QuaRel (see `results/sweep/`). On the coin
+# flip ("A coin is heads up. Maya flips the coin. … Is the coin still heads up?") the answer is the parity of
+# the flips: a student trained on answers alone cannot learn it in that time, while every step of a chain
+# of thought is a local toggle it can copy. So CoT distillation *must* work there — a positive control
+# for the pipeline, and a task on which a class sees the method's effects.
 #
 # Run one notebook with `make figures PROFILE=smoke ONLY=00`, or change `PROFILE` below and run the
 # notebook top to bottom in JupyterLab.
 
 # %% tags=["parameters"]
-PROFILE = "course"   # smoke | course | paper
+PROFILE = "course"   # smoke | course | lab | paper
 
 # %%
-from helpers import experiments, plots
+from helpers import plots, results, show
 
-run = experiments.start("00_overview", PROFILE)
-experiments.profile_table(run.profile)
+run = results.start("00_overview", PROFILE)
+show.profile_table(run.profile)
 
 # %% [markdown]
 # ## The method in one figure
@@ -74,7 +86,7 @@ plots.savefig(fig, "00_method");
 
 # %%
 # NBVAL_CHECK_OUTPUT   (nbval compares this cell's output when it re-runs an executed copy)
-data = experiments.data_table(run.profile)
+data = show.data_table(run.profile)
 data
 
 # %% [markdown]
@@ -84,7 +96,7 @@ data
 # stand in for the paper's models: the paper's teacher is GPT-3 (175B), its students OPT-125M…1.3B.
 
 # %%
-model_table = experiments.models_table(run.profile)
+model_table = show.models_table(run.profile)
 model_table
 
 # %% [markdown]
@@ -95,7 +107,7 @@ model_table
 # commit), figures in `figures/`; `results/README.md` puts ours beside the paper's numbers.
 
 # %%
-experiments.paper_map()
+show.paper_map()
 
 # %%
 FIGURES = ['00_method']   # what this notebook promises; checked by run.finish()

@@ -25,26 +25,29 @@
 #
 # SCoTD's corpus is C = {(x, [(ŷₖ, zₖ)]ₖ₌₁..N)}: for each unlabeled training question x, N chains of
 # thought zₖ sampled from the teacher with the answers ŷₖ they reach. The paper samples N=30 per
-# question from GPT-3 at temperature 1.0. Here C comes from three sources behind one teacher interface:
+# question from GPT-3 at temperature 1.0. Here C comes from four sources behind one teacher interface:
 #
 # * **GPT-3, replayed** — 5 samples per QuaRel training question (the MaRio release; SCoTD's own 30×
-#   corpus is not public). This is the corpus notebooks 03–04 distill from.
+#   corpus is not public). The `lab` profile distills from it.
 # * **PaLM-540B, replayed** — one CoT per CSQA training question (the Distilling Step-by-Step release).
-# * **A live local teacher** — N samples per question from the profile's `teacher_live`, cached.
+# * **The scripted coin-flip teacher** — N varied CoTs per question with a 10% chance of a tracking slip
+#   at every step (`helpers.synthetic`); the `course` profile distills from it.
+# * **A live local LLM teacher** — N samples per question from the profile's live teacher, cached.
 #
 # In the **supervised** setting, samples whose answer disagrees with the gold label are discarded; the
 # paper discards 40.4% (CSQA), 45.0% (OpenBookQA) and 34.2% (QuaRel) of its GPT-3 CoTs.
 
 # %% tags=["parameters"]
 PROFILE = "course"
-N_TRAIN = None   # training questions per corpus (None: the profile's n_train)
-N_LIVE = None    # questions sampled from the live teacher (None: the profile's n_live_questions)
 
 # %%
-from helpers import corpus as C, experiments, plots
+from helpers import plots, protocol, results, show
+from helpers.corpus import corpus_stats
+from helpers.tasks import load_task
+from helpers.teacher import sample_corpus, teacher_from_name
 
-run = experiments.start("02_corpus_building", PROFILE, n_train=N_TRAIN, n_live_questions=N_LIVE)
-n_train = run.profile.n_train
+run = results.start("02_corpus_building", PROFILE)
+n_q = run.profile.corpus.n_questions
 
 # %% [markdown]
 # ## Replayed large-teacher corpora
@@ -53,19 +56,31 @@ n_train = run.profile.n_train
 # step runs on real large-teacher CoTs without a GPU.
 
 # %%
-gpt3 = experiments.replay_corpus("quarel", experiments.GPT3_QUAREL, limit=n_train)
-palm = experiments.replay_corpus("csqa", experiments.PALM_CSQA, limit=n_train)
+def replay(task, release):
+    return sample_corpus(teacher_from_name(f"replay:{release}", task=task), load_task(task, "train", limit=n_q),
+                         n=5, progress=False)
+
+
+gpt3, palm = replay("quarel", show.GPT3_QUAREL), replay("csqa", show.PALM_CSQA)
 print(f"GPT-3 QuaRel: {len(gpt3)} questions, {gpt3.n_samples()} CoTs;  PaLM CSQA: {len(palm)} questions, "
       f"{palm.n_samples()} CoTs")
 
 # %% [markdown]
-# ## Live samples from the local teacher
+# ## The profile's distillation corpus, and live samples from the local LLM teacher
 #
-# The same cached samples notebook 01 drew (same teacher, prompt and decoding parameters), so this
-# costs nothing after 01 has run.
+# The distillation corpus is the one notebooks 03–04 train on (same teacher, questions and N, so the
+# same samples). The live samples are those notebook 01 drew (cached: free after 01).
 
 # %%
-live = experiments.live_corpus(run.profile, "quarel", seed=run.seed, shots=run.profile.prompt_shots)
+P = run.profile.protocol()
+train, heldout = protocol.split_train(P)
+distill = sample_corpus(teacher_from_name(run.profile.teacher, task=P.task), train, n=run.profile.distill.n_samples,
+                        progress=False)
+cfg = run.profile.prompting
+live = sample_corpus(teacher_from_name(cfg.teacher, task=cfg.task), load_task(cfg.task, "train", limit=cfg.n_live),
+                     n=cfg.n_samples, temperature=cfg.temperature, max_new_tokens=cfg.max_new_tokens, shots=cfg.shots,
+                     seed=run.seeds[0], progress=False)
+print(f"distillation corpus {distill.meta['teacher']}: {len(distill)} questions, {distill.n_samples()} CoTs")
 print(f"live {live.meta['teacher']}: {len(live)} questions, {live.n_samples()} CoTs")
 
 # %% [markdown]
@@ -75,14 +90,15 @@ print(f"live {live.meta['teacher']}: {len(live)} questions, {live.n_samples()} C
 # teacher accuracy per CoT is its complement. *majority* is the teacher's accuracy when its N samples vote.
 
 # %%
-corpora = {"GPT-3 × QuaRel": gpt3, "PaLM × CSQA": palm, f"{run.profile.teacher_live} × QuaRel (live)": live}
-stats = experiments.corpus_table(corpora)
-experiments.frame(stats, ["corpus", "teacher", "questions", "samples"], metric=None,
-                  pct=["teacher_accuracy", "teacher_accuracy_majority", "discard_rate", "paper_discard_rate",
-                       "no_answer_rate"])
+corpora = {"GPT-3 × QuaRel": gpt3, "PaLM × CSQA": palm, f"{distill.meta['teacher']} × {P.task}": distill,
+           f"{cfg.teacher} × {cfg.task} (live)": live}
+stats = show.corpus_table(corpora)
+results.frame(stats, ["corpus", "teacher", "questions", "samples"], metric=None,
+              pct=["teacher_accuracy", "teacher_accuracy_majority", "discard_rate", "paper_discard_rate",
+                   "no_answer_rate"])
 
 # %%
-fig = plots.corpus_figure(stats, lengths=experiments.rationale_lengths(corpora))
+fig = plots.corpus_figure(stats, lengths=show.rationale_lengths(corpora))
 plots.savefig(fig, "02_corpus_stats");
 
 # %% [markdown]
@@ -93,7 +109,7 @@ plots.savefig(fig, "02_corpus_stats");
 # appear in notebook 03.
 
 # %%
-experiments.gallery(corpora, per_corpus=2)
+show.gallery(corpora, per_corpus=2)
 
 # %%
 FIGURES = ['02_corpus_stats']   # what this notebook promises; checked by run.finish()
@@ -101,5 +117,5 @@ run.save_table("corpus_stats", stats, title="Corpus statistics and the supervise
                columns=["corpus", "teacher", "questions", "samples"],
                description="Discard rate = share of teacher CoTs whose answer is wrong (dropped in the "
                            "supervised setting); paper: GPT-3 code-davinci-002, N=30.",
-               data={name: experiments.data_info(c)["corpus"] for name, c in corpora.items()})
+               data={name: results.data_info(c)["corpus"] for name, c in corpora.items()})
 run.finish(FIGURES);

@@ -23,89 +23,159 @@
 # %% [markdown]
 # # 03 · Distillation — SCoTD Table 2(b)
 #
-# The student is fine-tuned on the teacher's corpus in three ways (SCoTD §3.1):
+# A small **student** is fine-tuned on what a **teacher** wrote, in three ways (SCoTD §3.1):
 #
 # * **Label-only** — the answer alone (`So the answer is (b).`), no chain of thought;
-# * **Greedy-CoT** — one CoT per question (the paper decodes the teacher greedily; a replayed corpus has
-#   only samples, so the first usable one stands in: the first with the right answer when supervised);
-# * **SCoTD** — every kept CoT, one training pair each.
+# * **Greedy-CoT** — one CoT per question (the teacher's most likely one);
+# * **SCoTD** — every CoT the teacher sampled (N per question), one training pair each.
 #
-# in two settings: **Full** (supervised: gold labels, only CoTs whose answer is right, greedy decoding)
-# and **Few-shot** (no gold labels beyond the prompt: the teacher's labels, all CoTs, self-consistency
-# decoding) — as in the paper. The corpus is GPT-3 on QuaRel with 5 CoTs per question (paper: 30).
-# Every student is cached by a hash of (model, training pairs, hyper-parameters, seed), and every decode
-# by (student, dev questions, decoding parameters): a re-run recomputes nothing.
+# The comparison is only fair if the three differ in *what* they learn from and nothing else, so every
+# student is trained under one **protocol** (`helpers.protocol`): the same number of optimizer steps,
+# batch size, learning rate, warm-up and schedule; three seeds each; scored on the **whole** dev split;
+# with a held-out slice of the *training* split for diagnostics (the dev questions are used for nothing
+# but the report). The table shows every seed, the mean with an interval that includes seed variance,
+# paired tests against label-only, and the majority-class baseline.
+#
+# **Task.** The profile names it. `course` uses the generated **coin flip** task (`helpers.synthetic`):
+# "A coin is heads up. Maya flips the coin. Omar does not flip the coin. … Is the coin still heads up?"
+# The answer is the parity of the flips — not readable from the question in one step, but each step of a
+# chain of thought is a local toggle a 135M model can copy. Its teacher is scripted: it writes varied,
+# natural CoTs and slips (writes the wrong face) with probability 0.1 at each step, so about a third of
+# its CoTs end on a wrong answer — the supervised filter has work to do, as in the paper (34–45% discarded).
+# `lab` and `paper` run QuaRel with the replayed GPT-3 corpus / an endpoint teacher.
 
 # %% tags=["parameters"]
 PROFILE = "course"
-TASK = "quarel"
-N_TRAIN = None   # training questions (None: the profile's n_train)
-N_DEV = None     # dev questions (None: the profile's n_dev, which may mean the whole split)
-STUDENT = None   # student model (None: the profile's)
-EPOCHS = None
-LR = None
-SEED = None
 
 # %%
-from helpers import experiments, plots
+from helpers import plots, protocol, results, show, targets
+from helpers.corpus import corpus_stats, only_questions
+from helpers.teacher import sample_corpus, teacher_from_name
+from helpers.train import loss_tokens
 
-run = experiments.start("03_distillation", PROFILE, seed=SEED, n_train=N_TRAIN, n_dev=N_DEV,
-                        student=STUDENT, epochs=EPOCHS, lr=LR)
-corpus = experiments.replay_corpus(TASK, experiments.GPT3_QUAREL, limit=run.profile.n_train)
-dev = experiments.dev_examples(TASK, run.profile.n_dev)
-print(f"student {run.profile.student}: {len(corpus)} training questions ({corpus.n_samples()} GPT-3 CoTs), "
-      f"{len(dev)} dev questions; lr {run.profile.lr}, {run.profile.epochs} epoch(s), batch {run.profile.batch_size}")
+run = results.start("03_distillation", PROFILE)
+P = run.profile.protocol()
+train, heldout = protocol.split_train(P)
+dev = protocol.eval_examples(P)
+print(f"task {P.task}: {len(train)} training questions, {len(heldout)} held out from train, "
+      f"{len(dev)} dev questions (the full split)" if P.eval_limit is None else f"{len(dev)} dev questions (smoke)")
+print(f"student {P.student}, seeds {P.seeds}")
+print("budget:", P.budget.describe())
 
 # %% [markdown]
-# ## Train and evaluate six students
+# ## The corpus
 #
-# Each call builds the training pairs for its condition (`helpers.targets`), fine-tunes the student with
-# the loss on the completion only (`helpers.train`, TRL), decodes the dev questions (`helpers.decode`)
-# and scores them with a bootstrap 95% CI (`helpers.evaluate`).
+# The teacher samples N chains of thought per training question (and per held-out question, used only
+# for the diagnostics below). In the supervised setting, CoTs whose answer is wrong are dropped.
 
 # %%
-rows, preds = [], {}
-for setting, decode in experiments.TABLE2B_SETTINGS:          # (supervised, greedy), (few_shot, sc)
-    for condition in experiments.TABLE2B_CONDITIONS:          # label_only, greedy_cot, scotd
-        row, preds[setting, condition] = experiments.run_condition(
-            run.profile, corpus, dev, condition=condition, setting=setting, decode=decode, seed=run.seed,
-            paper=experiments.paper_value("2b", task=TASK, setting=setting, condition=condition))
-        rows.append(row)
-experiments.frame(rows, ["setting", "condition", "decode"])
+teacher = teacher_from_name(run.profile.teacher, task=P.task)
+corpus = sample_corpus(teacher, train + heldout, n=run.profile.distill.n_samples, progress=False)
+train_corpus = only_questions(corpus, train)
+stats = corpus_stats(train_corpus)
+print(f"{stats['samples']} CoTs from {stats['teacher']}: teacher accuracy per CoT "
+      f"{100 * stats['teacher_accuracy']:.1f}%, discarded by the supervised filter {100 * stats['discard_rate']:.1f}%")
+show.samples_table(train_corpus, n_questions=1)
 
 # %% [markdown]
-# ## Paired comparisons
+# ## What each student is trained on
 #
-# All students answer the same dev questions, so conditions are compared pairwise (McNemar's test on the
-# questions where exactly one of the two is right).
+# One (prompt, completion) pair per condition for the same question. Only the completion and the end-of-
+# sequence token carry loss (TRL's completion-only loss); the prompt is context. SCoTD has N pairs per
+# question, one per kept CoT; label-only has one pair with the answer sentence alone.
 
 # %%
-tests = experiments.paired_table(preds, [("scotd", "label_only"), ("scotd", "greedy_cot"),
-                                         ("greedy_cot", "label_only")])
-tests
+CONDITIONS = ["label_only", "greedy_cot", "scotd"]
+pairs = {c: targets.pairs_from_corpus(train_corpus, c, supervised=True) for c in CONDITIONS}
+for c in CONDITIONS:
+    print(f"{c}: {len(pairs[c])} pairs; first completion:{pairs[c][0].completion}")
 
 # %%
-fig = plots.accuracy_bars(rows, group="setting", bar="condition", chance=experiments.CHANCE[TASK],
-                          title=f"SCoTD Table 2(b) — {run.profile.student} on {TASK} dev (n={len(dev)}); "
-                                "◆ = paper (OPT-1.3B, N=30)")
+from helpers.models import load_model
+tok, _ = load_model(P.student)
+show.loss_table(loss_tokens(tok, pairs["greedy_cot"][0], P.max_seq_len))
+
+# %% [markdown]
+# ## The experiment: every condition × every seed, at one budget
+#
+# `fit` trains (or reuses from the cache) a student under the protocol's budget; `decode` writes a CoT
+# and an answer for every dev question (greedy); `score` computes accuracy with its bootstrap CI and the
+# diagnostics. Every student and every decode is cached the moment it finishes, so a re-run — or a run
+# cut off half-way — recomputes nothing that is done.
+
+# %%
+rows = []
+for condition in CONDITIONS:
+    for seed in P.seeds:
+        seed_pairs = targets.pairs_from_corpus(train_corpus, condition, supervised=True, seed=seed)
+        student = protocol.fit(P, seed_pairs, seed=seed, info={"condition": condition, "setting": "supervised"})
+        preds = protocol.decode(P, student, dev, "greedy", seed=seed)
+        rows.append(protocol.score(P, student, preds, dev, condition=condition, seed=seed, train=train,
+                                   heldout=heldout, pairs_for=protocol.answer_pairs(corpus, condition)))
+        print(f"{condition:11s} seed {seed}: dev accuracy {100 * rows[-1]['accuracy']:.1f}% "
+              f"({rows[-1]['train_steps']} steps, {rows[-1]['train_seconds']:.0f}s)")
+steps = protocol.check_matched(rows)
+
+# %% [markdown]
+# ## Table 2(b)
+#
+# Per condition: each seed's accuracy, the mean over seeds with a 95% interval (seeds and questions
+# resampled), the difference from label-only on the same questions and seeds with its interval, the
+# paired permutation test over questions (seed-averaged) and the exact McNemar test per seed. The
+# majority-class row answers every question with the most frequent training answer. *paper %*: SCoTD's
+# OPT-1.3B on the same task where the paper has one (it has none for the coin flip).
+
+# %%
+majority = protocol.majority_baseline(train, dev)
+summary = protocol.summarize(rows, baseline="label_only",
+                             paper=lambda r: results.paper_value("2b", task=P.task, setting="supervised",
+                                                                 condition=r["condition"]))
+results.summary_frame(summary + [majority])
+
+# %%
+fig = plots.seed_points(summary, title=f"SCoTD Table 2(b) on {P.task} — {P.student}, {len(P.seeds)} seeds, "
+                        f"{steps} steps each (n={len(dev)})", majority=majority["accuracy"],
+                        chance=show.CHANCE.get(P.task))
 plots.savefig(fig, "03_table2b_distillation");
 
 # %% [markdown]
-# ## What the students write
+# ## Diagnostics
 #
-# Table-1-style: the distilled students' CoTs on a few dev questions, beside the label-only student.
+# * *train / held-out accuracy*: greedy accuracy on training questions the student saw, and on the
+#   held-out slice of train it did not: a student that fits its training questions but not the held-out
+#   ones memorised; one that fits neither is under-trained.
+# * *answer loss*: the loss on the answer sentence alone (teacher-forced, gold label), on training and
+#   held-out questions — for a CoT student, given the teacher's CoT.
+# * *rationale agreement*: for CoT students, the share of answers whose letter is what the student's
+#   own rationale concluded (for the coin flip: the last face it wrote vs the start). Low agreement means
+#   the letter is not produced *by* the reasoning.
+# * *answers*: the distribution of predicted answers (a letter bias shows here).
 
 # %%
-experiments.student_gallery(preds, dev, setting="supervised", n=3)
+results.summary_frame(summary, extra=["train_accuracy", "heldout_accuracy", "answer_loss_train",
+                                      "answer_loss_heldout", "rationale_agreement", "answers", "no_answer_rate"])
+
+# %% [markdown]
+# ## What the students write (SCoTD Table 1)
+#
+# The first dev questions, each student (seed 0).
 
 # %%
-print(experiments.describe_distillation(rows, tests, chance=experiments.CHANCE[TASK]))
+show.student_gallery(rows, dev, n=2, seed=P.seeds[0])
+
+# %% [markdown]
+# ## Conclusions (course profile: coin flip, SmolLM2-135M, 3 seeds)
+#
+# See `results/course/table2b_distillation.md` for the numbers these sentences read; they are written
+# for the committed course run and are not regenerated by other profiles.
+#
+# *(written after the course run — see below)*
 
 # %%
 FIGURES = ['03_table2b_distillation']   # what this notebook promises; checked by run.finish()
-run.save_table("table2b_distillation", rows, title="SCoTD Table 2(b) — student after distillation",
-               columns=["task", "setting", "condition", "decode"],
-               description="GPT-3 QuaRel corpus (5 CoTs/question); Full = supervised (gold labels, correct "
-                           "CoTs, greedy decoding), Few-shot = teacher labels, all CoTs, self-consistency.",
-               data=experiments.data_info(corpus, dev), extra={"paired_tests": tests.to_dict("records")})
+run.save_table("table2b_distillation", summary + [majority], title="SCoTD Table 2(b) — distillation under the protocol",
+               columns=["condition"],
+               description=f"{P.task}, student {P.student}, supervised (gold labels, correct CoTs only), greedy "
+                           f"decoding; {P.budget.describe()}; seeds {list(P.seeds)}; the full dev split.",
+               data=results.data_info(train_corpus, dev), extra={"protocol": P.to_dict(), "per_student": rows})
 run.finish(FIGURES);

@@ -23,95 +23,111 @@
 # ---
 
 # %% [markdown]
-# # 04 · Self-consistency for the student — SCoTD Table 3
+# # 04 · Self-consistency for the student, and CoTs per question — SCoTD Table 3
 #
 # Self-consistency (Wang et al. 2022) samples k chains of thought and takes the majority answer. Does a
 # distilled student benefit? SCoTD §3.2 finds: **only when it was trained on many unfiltered CoTs per
 # question** (the few-shot setting) — not after the supervised filter, and not with one CoT per question.
 #
-# * **Table 3(a)** — SCoTD students of notebook 03 (few-shot and supervised), decoded greedily and by
-#   self-consistency (paper: k=30 at T=0.7; here the profile's `sc_k`).
-# * **Table 3(b)** — few-shot SCoTD trained on N CoTs per question, the first N answered of the 5 GPT-3
-#   samples (the profile's `rationale_counts`: 1, 2, 3, 5 by default; 1 and 5 in `course`, which are
-#   notebook 03's students and the paper's own N=1 and N=5 points; paper: 1, 5, 10, 20, 30), each decoded
-#   both ways.
+# * **Table 3(a)** — SCoTD students in both settings, decoded greedily and by self-consistency (paper:
+#   k=30 at T=0.7; here the profile's `sc_k`). *Supervised*: gold labels, only correct CoTs (notebook
+#   03's students, reused from the cache). *Few-shot*: no gold labels — every CoT with the teacher's own
+#   answer, wrong ones included.
+# * **Table 3(b) / Fig. 2** — few-shot SCoTD trained on the first N CoTs per question (the profile's
+#   `rationale_counts`; paper: 1, 5, 10, 20, 30), each decoded both ways.
+#
+# Same protocol as notebook 03: one training budget for every student, every seed, the full dev split.
 
 # %% tags=["parameters"]
 PROFILE = "course"
-TASK = "quarel"
-N_TRAIN = None
-N_DEV = None
-RATIONALE_COUNTS = None   # CoTs per question for Table 3(b) (None: the profile's rationale_counts)
-SEED = None
 
 # %%
-from helpers import experiments, plots
+from helpers import plots, protocol, results, show, targets
+from helpers.corpus import first_n, only_questions
+from helpers.teacher import sample_corpus, teacher_from_name
 
-run = experiments.start("04_self_consistency", PROFILE, seed=SEED, n_train=N_TRAIN, n_dev=N_DEV,
-                        rationale_counts=tuple(RATIONALE_COUNTS) if RATIONALE_COUNTS else None)
-corpus = experiments.replay_corpus(TASK, experiments.GPT3_QUAREL, limit=run.profile.n_train)
-dev = experiments.dev_examples(TASK, run.profile.n_dev)
-print(f"{len(corpus)} training questions, {len(dev)} dev questions, self-consistency k={run.profile.sc_k} "
-      f"at T={run.profile.sc_temperature}")
+run = results.start("04_self_consistency", PROFILE)
+P = run.profile.protocol()
+train, heldout = protocol.split_train(P)
+dev = protocol.eval_examples(P)
+teacher = teacher_from_name(run.profile.teacher, task=P.task)
+corpus = sample_corpus(teacher, train + heldout, n=run.profile.distill.n_samples, progress=False)
+train_corpus = only_questions(corpus, train)
+print(f"{P.task}: {len(train)} training questions, {len(dev)} dev questions; self-consistency k={P.sc_k} "
+      f"at T={P.sc_temperature}; {P.budget.describe()}")
 
 # %% [markdown]
-# ## Table 3(a): with and without self-consistency
+# ## Table 3(a): greedy vs self-consistency
 #
-# The two SCoTD students are the ones notebook 03 trained (same cache key), so only the missing decodes run.
+# For each setting and seed: train (or reuse) the SCoTD student, decode the dev split greedily and with
+# self-consistency. The summary compares self-consistency with greedy decoding of the *same* students
+# (paired by seed and question).
 
 # %%
 rows_a = []
-for setting in ("few_shot", "supervised"):
-    student = experiments.distill(run.profile, corpus, "scotd", setting, seed=run.seed)
-    for decode in ("greedy", "sc"):
-        row, _ = experiments.evaluate_student(
-            run.profile, student, dev, decode, seed=run.seed, task=TASK, setting=setting, condition="scotd",
-            paper=experiments.paper_value("3a", task=TASK, setting=setting, decode=decode))
-        rows_a.append(row)
-experiments.frame(rows_a, ["setting", "decode"])
+for setting in ("supervised", "few_shot"):
+    for seed in P.seeds:
+        pairs = targets.pairs_from_corpus(train_corpus, "scotd", supervised=setting == "supervised", seed=seed)
+        student = protocol.fit(P, pairs, seed=seed, info={"condition": "scotd", "setting": setting})
+        for method in ("greedy", "sc"):
+            preds = protocol.decode(P, student, dev, method, seed=seed)
+            rows_a.append(protocol.score(P, student, preds, dev, condition=method, seed=seed, setting=setting,
+                                         decode_method=method, diagnostics=False))
+summary_a = protocol.summarize(rows_a, group=("setting", "condition"), baseline="greedy",
+                               paper=lambda r: results.paper_value("3a", task=P.task, setting=r["setting"],
+                                                                   decode=r["condition"]))
+results.summary_frame(summary_a, keys=("setting", "condition"), extra=["mean_vote_share"])
 
 # %%
-fig = plots.accuracy_bars(rows_a, group="setting", bar="decode", chance=experiments.CHANCE[TASK],
-                          title=f"SCoTD Table 3(a) — self-consistency (k={run.profile.sc_k}) on {TASK} dev; "
-                                "◆ = paper")
+fig = plots.seed_points(summary_a, x="setting", hue="condition", chance=show.CHANCE.get(P.task),
+                        majority=protocol.majority_baseline(train, dev)["accuracy"],
+                        title=f"SCoTD Table 3(a) — self-consistency (k={P.sc_k}) on {P.task}, {len(P.seeds)} seeds")
 plots.savefig(fig, "04_table3a_self_consistency");
 
 # %% [markdown]
-# ## Table 3(b): against the number of CoTs per question
+# ## Table 3(b): accuracy against CoTs per question
 #
-# Few-shot SCoTD on the first N answered GPT-3 samples of each question. N=1 has exactly the training pairs
-# of notebook 03's few-shot Greedy-CoT student and N=5 those of its few-shot SCoTD student, so both are
-# reused from the cache; only the other N are trained here.
+# Few-shot SCoTD on the first N CoTs of each question. N = the profile's largest count is Table 3(a)'s
+# few-shot student (reused). Every N trains for the same number of steps: more CoTs per question means
+# more *distinct* targets, not more training.
 
 # %%
 rows_b = []
-for n in run.profile.rationale_counts:
-    student = experiments.distill(run.profile, experiments.first_n(corpus, n), "scotd", "few_shot", seed=run.seed)
-    for decode in ("greedy", "sc"):
-        row, _ = experiments.evaluate_student(run.profile, student, dev, decode, seed=run.seed, task=TASK,
-                                              setting="few_shot", condition="scotd", n_rationales=n)
-        row["paper"] = experiments.paper_value("3b", task=TASK, n_rationales=n, decode=decode)
-        rows_b.append(row)
-experiments.frame(rows_b, ["n_rationales", "decode"])
+for n in run.profile.distill.rationale_counts:
+    for seed in P.seeds:
+        pairs = targets.pairs_from_corpus(first_n(train_corpus, n), "scotd", supervised=False, seed=seed)
+        student = protocol.fit(P, pairs, seed=seed, info={"condition": "scotd", "setting": "few_shot",
+                                                          "n_rationales": n})
+        for method in ("greedy", "sc"):
+            preds = protocol.decode(P, student, dev, method, seed=seed)
+            rows_b.append(protocol.score(P, student, preds, dev, condition=f"N={n}", seed=seed, decode=method,
+                                         n_rationales=n, decode_method=method, diagnostics=False))
+n_min = min(run.profile.distill.rationale_counts)
+summary_b = protocol.summarize(rows_b, group=("decode", "condition"), baseline=f"N={n_min}", carry=("n_rationales",),
+                               paper=lambda r: results.paper_value("3b", task=P.task, n_rationales=r["n_rationales"],
+                                                                   decode=r["decode"]))
+results.summary_frame(summary_b, keys=("decode", "n_rationales"))
 
 # %%
-fig = plots.rationales_curve(rows_b, paper=experiments.paper_curve("3b", task=TASK),
-                             chance=experiments.CHANCE[TASK],
-                             title=f"SCoTD Table 3(b) — few-shot SCoTD on {TASK}: CoTs per question")
+fig = plots.rationales_curve(summary_b, paper=results.paper_curve("3b", task=P.task), chance=show.CHANCE.get(P.task),
+                             title=f"SCoTD Table 3(b) — few-shot SCoTD on {P.task}: CoTs per question")
 plots.savefig(fig, "04_table3b_rationales");
 
-# %%
-print(experiments.describe_self_consistency(rows_a, rows_b))
+# %% [markdown]
+# ## Conclusions (course profile)
+#
+# *(written after the course run — see below)*
 
 # %%
 FIGURES = ['04_table3a_self_consistency', '04_table3b_rationales']   # what this notebook promises; checked by run.finish()
-run.save_table("table3a_self_consistency", rows_a, title="SCoTD Table 3(a) — student self-consistency",
-               columns=["task", "setting", "decode"],
-               description=f"SCoTD students of notebook 03, greedy vs self-consistency (k={run.profile.sc_k}, "
-                           f"T={run.profile.sc_temperature}; paper: k=30, T=0.7).",
-               data=experiments.data_info(corpus, dev))
-run.save_table("table3b_rationales", rows_b, title="SCoTD Table 3(b) — few-shot SCoTD vs CoTs per question",
-               columns=["task", "n_rationales", "decode"],
-               description="Few-shot SCoTD trained on the first N GPT-3 CoTs per question (paper N: 1, 5, 10, 20, 30).",
-               data=experiments.data_info(corpus, dev))
+run.save_table("table3a_self_consistency", summary_a, title="SCoTD Table 3(a) — student self-consistency",
+               columns=["setting", "condition"],
+               description=f"{P.task}: SCoTD students, greedy vs self-consistency (k={P.sc_k}, T={P.sc_temperature}; "
+                           f"paper: k=30, T=0.7); Δ and p against greedy decoding of the same students.",
+               data=results.data_info(train_corpus, dev), extra={"protocol": P.to_dict(), "per_student": rows_a})
+run.save_table("table3b_rationales", summary_b, title="SCoTD Table 3(b) — few-shot SCoTD vs CoTs per question",
+               columns=["decode", "n_rationales"],
+               description=f"{P.task}: few-shot SCoTD trained on the first N CoTs per question at one budget; "
+                           f"Δ and p against N={n_min} (paper N: 1, 5, 10, 20, 30).",
+               data=results.data_info(train_corpus, dev), extra={"protocol": P.to_dict(), "per_student": rows_b})
 run.finish(FIGURES);

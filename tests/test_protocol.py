@@ -1,0 +1,156 @@
+"""The protocol's statistics and the results layer, on predictions whose answers are known."""
+from __future__ import annotations
+
+import csv
+import json
+import math
+
+import numpy as np
+import pytest
+
+from helpers import protocol as P
+from helpers import results
+from helpers.decode import Prediction
+from helpers.profiles import PROFILES, get_profile
+
+
+def preds(correct: list[bool], prefix: str = "q") -> list[Prediction]:
+    return [Prediction(f"{prefix}{i:03d}", "A", "A" if c else "B", ["x"]) for i, c in enumerate(correct)]
+
+
+def row(condition: str, seed: int, correct: list[bool], **kw) -> dict:
+    ps = preds(correct)
+    acc = float(np.mean(correct))
+    return {"condition": condition, "seed": seed, "preds": ps, "accuracy": acc, "train_steps": 10,
+            "pred_counts": {"A": sum(correct), "B": len(correct) - sum(correct)}, **kw}
+
+
+def test_summarize_per_seed_mean_diff_and_tests():
+    rng = np.random.default_rng(0)
+    n = 200
+    rows = []
+    for seed in (0, 1, 2):
+        base = rng.random(n) < 0.5
+        better = base | (rng.random(n) < 0.6)          # strictly more right answers, paired
+        rows += [row("label_only", seed, list(base)), row("scotd", seed, list(better), train_accuracy=0.9)]
+    s = {r["condition"]: r for r in P.summarize(rows, baseline="label_only")}
+    lo, sc = s["label_only"], s["scotd"]
+    assert lo["seeds"] == [0, 1, 2] and len(lo["per_seed"]) == 3
+    assert sc["accuracy"] == pytest.approx(np.mean(sc["per_seed"]))
+    assert sc["ci_low"] < sc["accuracy"] < sc["ci_high"]
+    assert sc["diff"] == pytest.approx(sc["accuracy"] - lo["accuracy"])
+    assert sc["diff_ci_low"] > 0 and sc["p_value"] < 0.001 and all(p < 0.001 for p in sc["p_per_seed"])
+    assert "diff" not in lo and sc["train_accuracy"] == pytest.approx(0.9)
+
+
+def test_no_effect_is_not_significant():
+    rng = np.random.default_rng(1)
+    rows = []
+    for seed in (0, 1, 2):
+        rows += [row("a", seed, list(rng.random(150) < 0.5)), row("b", seed, list(rng.random(150) < 0.5))]
+    s = {r["condition"]: r for r in P.summarize(rows, baseline="a")}
+    assert s["b"]["p_value"] > 0.05 and s["b"]["diff_ci_low"] < 0 < s["b"]["diff_ci_high"]
+
+
+def test_seed_variance_widens_the_interval():
+    """Same question-level noise, but seeds that disagree a lot: the interval must be wider."""
+    rng = np.random.default_rng(2)
+    n = 300
+    same = np.array([rng.random(n) < 0.6] * 3, float)
+    spread = np.array([rng.random(n) < p for p in (0.4, 0.6, 0.8)], float)
+    w_same = np.subtract(*reversed(P.seed_bootstrap(same)))
+    w_spread = np.subtract(*reversed(P.seed_bootstrap(spread)))
+    assert w_spread > 1.5 * w_same
+
+
+def test_permutation_p_matches_exact_sign_test_order():
+    assert P.permutation_p(np.zeros(10)) == 1.0
+    assert P.permutation_p(np.ones(30)) < 0.001
+    d = np.array([1.0] * 8 + [-1.0] * 7)
+    assert P.permutation_p(d) > 0.5
+
+
+def test_summarize_refuses_different_questions_and_unmatched_budgets():
+    a = row("label_only", 0, [True, False])
+    b = row("scotd", 0, [True, True])
+    b["preds"] = preds([True, True], prefix="other")
+    with pytest.raises(ValueError, match="different questions"):
+        P.summarize([a, b])
+    with pytest.raises(ValueError, match="unmatched training budgets"):
+        P.check_matched([a, dict(b, train_steps=11)])
+    assert P.check_matched([a, a]) == 10
+
+
+def test_majority_baseline():
+    class Ex:
+        def __init__(self, a):
+            self.answer = a
+    m = P.majority_baseline([Ex("B"), Ex("B"), Ex("A")], [Ex("B"), Ex("A"), Ex("B"), Ex("B")])
+    assert m["answer"] == "B" and m["accuracy"] == 0.75 and m["condition"] == "majority class"
+
+
+def test_split_train_is_disjoint_and_sized():
+    p = get_profile("course").protocol()
+    train, held = P.split_train(p)
+    assert len(train) == p.n_train and len(held) == p.n_heldout
+    assert not {e.id for e in train} & {e.id for e in held}
+    dev = P.eval_examples(p)
+    assert len(dev) == 200 and not {e.id for e in dev} & {e.id for e in train}
+    with pytest.raises(ValueError, match="n_train"):
+        P.split_train(get_profile("course", distill={"n_train": 10_000}).protocol())
+
+
+def test_every_condition_gets_the_same_training_config():
+    p = get_profile("course").protocol()
+    c0, c1 = p.train_config(0), p.train_config(1)
+    assert c0.max_steps == p.budget.steps > 0 and c0.warmup_ratio == p.budget.warmup_ratio
+    assert {k: v for k, v in c0.key_fields().items() if k != "seed"} == \
+        {k: v for k, v in c1.key_fields().items() if k != "seed"}
+
+
+def test_profiles_are_consistent():
+    for name, prof in PROFILES.items():
+        assert prof.seeds and prof.protocol().budget.steps > 0, name
+        json.dumps(prof.to_dict())
+        if name != "smoke":
+            assert len(prof.seeds) >= 3 and prof.distill.eval_limit is None, name   # full dev, 3 seeds
+    with pytest.raises(ValueError, match="unknown profile"):
+        get_profile("nope")
+    with pytest.raises(ValueError, match="unknown field"):
+        get_profile("course", distill={"nope": 1})
+    p = get_profile("course", seeds=[0], distill={"budget": {"steps": 7}})
+    assert p.seeds == (0,) and p.distill.budget.steps == 7 and p.distill.budget.lr == PROFILES["course"].distill.budget.lr
+
+
+def test_strict_json_csv_and_markdown(tmp_path):
+    rec = {"a": float("nan"), "b": np.float64(0.5), "c": (1, 2), "p": preds([True])[0], "inf": math.inf}
+    path = results.write_record(tmp_path / "r.json", rec)
+    text = path.read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    back = json.loads(text)
+    assert back == {"a": None, "b": 0.5, "c": [1, 2], "p": {"id": "q000", "gold": "A", "pred": "A", "correct": True},
+                    "inf": None}
+    results.write_csv(tmp_path / "r.csv", [{"accuracy": 0.123456789, "per_seed": [0.1, 0.2], "x": None}])
+    r = next(csv.DictReader(open(tmp_path / "r.csv")))
+    assert r == {"accuracy": "0.1235", "per_seed": "[0.1, 0.2]", "x": ""}
+    md = results.markdown_table([{"condition": "scotd", "accuracy": 0.5, "per_seed": [0.4, 0.6], "p_value": 0.0123}],
+                                ["condition", "per_seed", "accuracy", "p_value"])
+    assert "| scotd | 40.0 / 60.0 | 50.0 | 0.0123 |" in md
+
+
+def test_run_save_table_writes_json_csv_md(tmp_path, monkeypatch):
+    monkeypatch.setenv("COTLAB_RESULTS", str(tmp_path))
+    run = results.Run("99_test", get_profile("smoke"))
+    rows = P.summarize([row("label_only", 0, [True, False]), row("scotd", 0, [True, True])])
+    run.save_table("t", rows, title="T", columns=["condition"])
+    rec = json.loads((tmp_path / "smoke" / "t.json").read_text())
+    assert rec["provenance"]["profile"] == "smoke" and rec["provenance"]["git_commit"]
+    assert rec["rows"][1]["condition"] == "scotd" and (tmp_path / "smoke" / "t.md").exists()
+    assert results.load_table("smoke", "t", tmp_path)["title"] == "T"
+
+
+def test_paper_lookups():
+    assert results.paper_value("2b", task="quarel", setting="supervised", condition="scotd") is not None
+    assert results.paper_value("2b", task="coinflip", setting="supervised", condition="scotd") is None
+    with pytest.raises(KeyError):
+        results.paper_value("9z", task="quarel")
