@@ -1,6 +1,7 @@
 # CoT Distillation Lab — every entry point bootstraps .venv first.
 #   make figures   run every notebook headlessly (PROFILE=smoke|course|paper, ONLY=03)
 #   make test      the whole test suite (CI)
+#   make lab       JupyterLab on notebooks/ (the .py notebooks open as notebooks)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -19,7 +20,7 @@ export TOKENIZERS_PARALLELISM := false
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
 
-.PHONY: venv test test-slow figures data bench models-large check clean
+.PHONY: venv test test-slow figures lab data bench models-large check clean
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml requirements-models.txt
@@ -42,11 +43,24 @@ test-slow: $(STAMP)
 figures: $(STAMP)
 	$(PY) -m helpers run --profile $(PROFILE) $(if $(ONLY),--only $(ONLY))
 
+# JupyterLab (the `lab` extra, installed once) with jupytext's notebook viewer as the default for .py
+# files: a setting inside the venv (jupytext-config set-default-viewer), not in your home directory.
+LAB_SETTINGS := $(VENV)/etc/jupyter/labconfig/default_setting_overrides.json
+lab: $(STAMP)
+	@$(PY) -c "import jupyterlab" 2>/dev/null || $(PIP) install -q -e '.[dev,lab]'
+	@$(VENV)/bin/jupytext-config --settings-file $(LAB_SETTINGS) set-default-viewer python
+	$(VENV)/bin/jupyter lab notebooks
+
 data: $(STAMP)
 	HF_HUB_OFFLINE=0 $(PY) -m helpers data download --data-dir data
 
 check: $(STAMP)
 	$(PY) -m helpers data check
+
+# GRID=coinflip-screen | quarel-screen (helpers/sweep.py); resumable, records in results/sweep/
+GRID ?= coinflip-screen
+sweep: $(STAMP)
+	$(PY) -m helpers sweep --grid $(GRID)
 
 bench: $(STAMP)
 	$(PY) -m helpers bench

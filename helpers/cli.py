@@ -146,11 +146,15 @@ def _registry_help(kind: str = "causal") -> str:
 def _add_data(sub: Any) -> None:
     from .download import UNITS
     p = _command(sub, "data", "validate or download the task data")
-    dsub = p.add_subparsers(dest="data_cmd", required=True, metavar="{check,download}")
+    dsub = p.add_subparsers(dest="data_cmd", required=True, metavar="{check,generate,download}")
     c = _command(dsub, "check", "validate every task and rationale file in the data directory and print row "
                                 "counts (exit 0 valid, 1 a count differs or a file is missing, 2 a bad row)")
     _add_data_dir(c)
     c.set_defaults(handler=cmd_data_check)
+    g = _command(dsub, "generate", "write the generated tasks' splits (coin flip) under $COTLAB_GENERATED")
+    g.add_argument("--data-dir", default=None, help=f"where to write (default: $COTLAB_GENERATED, now {config.generated_dir()})")
+    g.add_argument("--force", action="store_true", help="rewrite even if the files match the settings")
+    g.set_defaults(handler=cmd_data_generate)
     d = _command(dsub, "download", "download the datasets from the Hugging Face hub into the on-disk schema")
     d.add_argument("--data-dir", default="data", help="directory to write the data into")
     d.add_argument("--task", nargs="+", default=list(UNITS), choices=UNITS, metavar="TASK",
@@ -295,6 +299,16 @@ def _add_bench(sub: Any) -> None:
     p.set_defaults(handler=cmd_bench)
 
 
+def _add_sweep(sub: Any) -> None:
+    from .sweep import GRIDS
+    p = _command(sub, "sweep", "run a settings grid under the protocol; records in results/sweep/ (resumable)")
+    p.add_argument("--grid", required=True, choices=sorted(GRIDS), help="which grid (helpers/sweep.py GRIDS)")
+    p.add_argument("--setting", nargs="+", default=None, metavar="NAME",
+                   help="only these settings of the grid (default: all)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.set_defaults(handler=cmd_sweep)
+
+
 def _add_serve(sub: Any) -> None:
     from .serve import FAULT_KINDS
     p = _command(sub, "serve", "serve a registry model as an OpenAI-compatible completions server",
@@ -324,7 +338,7 @@ def _faults(value: str) -> list[str]:
 def build_parser() -> argparse.ArgumentParser:
     ap = _Parser(prog="python -m helpers", description=__doc__, formatter_class=_Formatter)
     sub = ap.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
-    for add in (_add_data, _add_models, _add_sample, _add_train, _add_evaluate, _add_run, _add_bench, _add_serve):
+    for add in (_add_data, _add_models, _add_sample, _add_train, _add_evaluate, _add_run, _add_bench, _add_sweep, _add_serve):
         add(sub)
     return ap
 
@@ -358,6 +372,18 @@ def _use_data_dir(args: Any) -> None:
         if not path.is_dir():
             raise UserError(f"data dir {path} does not exist (set COTLAB_DATA or --data-dir, or run `make data`)")
         os.environ["COTLAB_DATA"] = str(path)
+
+
+def cmd_data_generate(args: Any) -> int:
+    """Write the generated tasks' splits (deterministic; a no-op when the files match the settings)."""
+    from .synthetic import ensure_generated
+    from .tasks import TASKS
+    for spec in TASKS.values():
+        if getattr(spec, "generated", False):
+            folder = ensure_generated(spec.name, out_dir=args.data_dir, force=args.force)
+            man = json.loads((folder / "manifest.json").read_text())
+            print(f"{spec.name}: {folder} " + ", ".join(f"{s} {n}" for s, n in man["rows"].items()))
+    return 0
 
 
 def cmd_data_check(args: Any) -> int:
@@ -444,6 +470,18 @@ def cmd_data_check(args: Any) -> int:
             record(rel, None, "ERROR")
             errors.append(e)
 
+    for spec in TASKS.values():                     # generated tasks live under COTLAB_GENERATED
+        if not getattr(spec, "generated", False):
+            continue
+        for split, fname in spec.splits.items():
+            try:
+                n = len(load_task(spec.name, split))
+                rows.append((f"generated/{spec.folder}/{fname}", str(n), str(spec.expected_rows.get(split, "")),
+                             "ok" if n == spec.expected_rows.get(split, n) else "MISMATCH"))
+                worst = max(worst, 0 if n == spec.expected_rows.get(split, n) else 1)
+            except DataError as e:
+                rows.append((f"generated/{spec.folder}/{fname}", "", "", "ERROR"))
+                errors.append(e)
     w = max(len(r[0]) for r in rows)
     print(f"{'file':<{w}}  {'rows':>6}  {'expected':>8}  status")
     for rel, n, exp, status in rows:
@@ -671,6 +709,27 @@ def cmd_bench(args: Any) -> int:
     """Run the bench scripts, print a table, write the results JSON; exit 1 if a script failed."""
     from .bench import run_benchmarks
     return 1 if run_benchmarks(args.only, args.out, args.timeout) else 0
+
+
+def cmd_sweep(args: Any) -> int:
+    """Run (or resume) the settings of a sweep grid; regenerate results/sweep/README.md."""
+    import logging
+
+    from .sweep import GRIDS, run_setting, write_table
+    grid = GRIDS[args.grid]
+    names = [s.name for s in grid]
+    unknown = sorted(set(args.setting or ()) - set(names))
+    if unknown:
+        raise UserError(f"unknown setting(s) {unknown} in grid {args.grid!r}; settings: {names}")
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for st in grid:
+        if args.setting is None or st.name in args.setting:
+            run_setting(st)
+    print(f"table: {write_table()}")
+    return 0
 
 
 def cmd_serve(args: Any) -> int:

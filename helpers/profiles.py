@@ -12,7 +12,8 @@ every results record stores the profile's name and all its resolved settings.
 
 The profiles:
 
-* ``smoke``  — CI: every code path in seconds; numbers meaningless.
+* ``smoke``  — CI: every code path in seconds, with ``smollm2-tiny`` (SmolLM2's tokenizer and architecture
+  at 2 layers × 64, randomly initialised); numbers meaningless.
 * ``course`` — a 2-core CPU laptop, the whole suite in ≤ 90 min, on the generated coin-flip task
   (:mod:`helpers.synthetic`) where distillation must show: the course's vehicle and the suite's
   positive control.
@@ -134,8 +135,9 @@ def _lists(d: Any) -> Any:
 
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
-        name="smoke", student="smollm2-135m", seeds=(0, 1), budget_minutes=5,
-        notes="CI only: every code path, numbers meaningless.",
+        name="smoke", student="smollm2-tiny", seeds=(0, 1), budget_minutes=5,
+        notes="CI only: every code path with a 3M-parameter randomly initialised SmolLM2 (smollm2-tiny); "
+              "numbers meaningless.",
         prompting=Prompting(task="coinflip", teacher="smollm2-135m", n_questions=2, shots=1, sc_k=2,
                             max_new_tokens=16, n_live=2, n_samples=2),
         corpus=CorpusStudy(n_questions=8),

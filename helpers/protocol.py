@@ -73,6 +73,10 @@ class Protocol:
     sc_temperature: float = 0.7
     decode_batch_size: int = 16
 
+    def eval_text(self) -> str:
+        return (f"the full {self.eval_split} split" if self.eval_limit is None else
+                f"the first {self.eval_limit} {self.eval_split} questions (smoke only)")
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["seeds"] = list(self.seeds)

@@ -107,6 +107,21 @@ def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> st
     return head + "".join("| " + " | ".join(fmt(c, r.get(c)) for c in columns) + " |\n" for r in rows)
 
 
+SUMMARY_COLUMNS = ("per_seed", "accuracy", "ci_low", "ci_high", "diff", "diff_ci_low", "diff_ci_high", "p_value",
+                   "p_per_seed", "paper", "n")
+SINGLE_COLUMNS = ("accuracy", "ci_low", "ci_high", "paper", "n", "no_answer_rate")
+
+
+def table_markdown(rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> str:
+    """A results table as markdown: the key columns, then the standard columns the rows carry
+    (per-seed summaries: per-seed %, mean, CI, Δ vs baseline with CI, p-values; single runs: accuracy, CI)."""
+    std = SUMMARY_COLUMNS if any("per_seed" in r for r in rows) else SINGLE_COLUMNS
+    cols = list(keys) + [c for c in std if c not in keys and any(r.get(c) is not None for r in rows)]
+    if not any("accuracy" in r for r in rows):        # e.g. corpus statistics: every column
+        cols = list(dict.fromkeys(k for r in rows for k in r if not isinstance(r.get(k), (list, dict))))
+    return markdown_table(rows, cols)
+
+
 def summary_frame(rows: Sequence[dict[str, Any]], keys: Sequence[str] = ("condition",), *,
                   extra: Sequence[str] = ()) -> Any:
     """Summary rows (:func:`helpers.protocol.summarize`) as a DataFrame in %: keys, per-seed accuracies,
@@ -195,7 +210,7 @@ class Run:
         path = write_record(self.results_dir / f"{name}.json", rec)
         write_csv(self.results_dir / f"{name}.csv", [{k: v for k, v in r.items() if k != "preds"} for r in rows])
         (self.results_dir / f"{name}.md").write_text(f"### {title}\n\n{description}\n\n" +
-                                                     markdown_table(rows, columns) + (f"\n{notes}\n" if notes else ""))
+                                                     table_markdown(rows, columns) + (f"\n{notes}\n" if notes else ""))
         return path
 
     def save(self, name: str, obj: dict[str, Any], data: dict[str, Any] | None = None) -> Path:

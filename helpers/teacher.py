@@ -158,12 +158,17 @@ class LocalTeacher(Teacher):
     few-shot prompt dominates the cost on CPU. Each call is seeded from (seed, request keys, sample
     indices), so the same call yields the same samples. ``logprob`` is the sum over generated tokens of
     ``log softmax(raw logits)`` — the model's own likelihood, independent of the sampling temperature.
+    ``dtype`` (default: :func:`helpers.precision.inference_dtype`, bf16 where this machine computes bf16
+    faster, else fp32) is the weights' dtype; a passed ``model_obj`` is used as it is.
     """
 
     def __init__(self, model: str = "smollm2-135m", *, tokenizer=None, model_obj=None, batch_size: int = 4,
                  dtype=None, share_prefill: bool = True):
         from .models import load_model, model_id
         if model_obj is None:
+            if dtype is None:
+                from .precision import inference_dtype
+                dtype = inference_dtype()
             tokenizer, model_obj = load_model(model, dtype=dtype)
         self.tok, self.model = tokenizer, model_obj
         self.tok.padding_side = "left"
@@ -177,7 +182,8 @@ class LocalTeacher(Teacher):
 
     def describe(self) -> dict[str, Any]:
         return {"teacher": self.teacher_id, "backend": "transformers", "model": self.name,
-                "batch_size": self.batch_size, "share_prefill": self.share_prefill}
+                "batch_size": self.batch_size, "share_prefill": self.share_prefill,
+                "dtype": str(next(self.model.parameters()).dtype).removeprefix("torch.")}
 
     def sample_batch(self, prompts: list[str], n: int, temperature: float, max_new_tokens: int,
                      seed: int, stop: tuple[str, ...] = STOP) -> list[list[Completion]]:

@@ -58,7 +58,7 @@ P = run.profile.protocol()
 train, heldout = protocol.split_train(P)
 dev = protocol.eval_examples(P)
 print(f"task {P.task}: {len(train)} training questions, {len(heldout)} held out from train, "
-      f"{len(dev)} dev questions (the full split)" if P.eval_limit is None else f"{len(dev)} dev questions (smoke)")
+      f"{len(dev)} dev questions ({P.eval_text()})")
 print(f"student {P.student}, seeds {P.seeds}")
 print("budget:", P.budget.describe())
 
@@ -176,6 +176,6 @@ FIGURES = ['03_table2b_distillation']   # what this notebook promises; checked b
 run.save_table("table2b_distillation", summary + [majority], title="SCoTD Table 2(b) — distillation under the protocol",
                columns=["condition"],
                description=f"{P.task}, student {P.student}, supervised (gold labels, correct CoTs only), greedy "
-                           f"decoding; {P.budget.describe()}; seeds {list(P.seeds)}; the full dev split.",
+                           f"decoding; {P.budget.describe()}; seeds {list(P.seeds)}; {P.eval_text()}.",
                data=results.data_info(train_corpus, dev), extra={"protocol": P.to_dict(), "per_student": rows})
 run.finish(FIGURES);

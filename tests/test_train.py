@@ -63,6 +63,31 @@ def test_collated_labels_mask_the_prompt_and_keep_the_completion(smollm, tmp_pat
     assert seen == completions
 
 
+def test_trainer_loss_is_the_models_own_completion_loss(smollm, tmp_path, quarel_pairs_by_condition):
+    """The trainer's loss (on CPU: the compact LM head over the loss positions only) equals the model's
+    own causal-LM loss with the collated labels — same value, same gradients — so only completion +
+    EOS tokens are learned, exactly as the unpatched model would compute it."""
+    import torch
+    tok, model = _fresh(smollm)
+    tok.padding_side = "right"
+    pairs = quarel_pairs_by_condition["scotd"] + quarel_pairs_by_condition["label_only"]
+    trainer = build_trainer(tok, model, pairs, TrainConfig(batch_size=len(pairs), max_seq_len=192), tmp_path / "tr")
+    batch = next(iter(trainer.get_train_dataloader()))
+    assert getattr(model.forward, "compact_lm_head", False)          # CPU: the compact head is in place
+    model.train()
+    n_items = (batch["labels"][:, 1:] != -100).sum()
+    loss = trainer.compute_loss(model, dict(batch), num_items_in_batch=n_items)
+    loss.backward()
+    grads = {n: p.grad.clone() for n, p in model.named_parameters() if n.endswith(("q_proj.weight", "embed_tokens.weight"))}
+    model.zero_grad(set_to_none=True)
+    ref = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"]).loss
+    ref.backward()
+    assert loss.item() == pytest.approx(ref.item(), rel=1e-5)
+    for n, g in grads.items():
+        assert torch.allclose(g, dict(model.named_parameters())[n].grad, rtol=1e-3, atol=1e-6), n
+    model.zero_grad(set_to_none=True)
+
+
 def test_check_pairs_refuses_a_completion_that_would_be_fully_masked(smollm):
     tok, _ = smollm
     ex = load_task("quarel", "train", limit=1)[0]
