@@ -139,13 +139,20 @@ def fit(p: Protocol, pairs: Sequence[Any], *, seed: int, info: dict[str, Any] | 
 
 
 def decode(p: Protocol, student: Any, examples: Sequence[Any], method: str = "greedy", *, seed: int = 0,
-           k: int | None = None, progress: bool = False) -> list[Any]:
-    """Decode ``examples`` with a trained student: ``greedy`` or ``sc`` (``k`` samples, default ``p.sc_k``)."""
+           k: int | None = None, condition: str | None = None, progress: bool = False) -> list[Any]:
+    """Decode ``examples`` with a trained student: ``greedy`` or ``sc`` (``k`` samples, default ``p.sc_k``).
+    A student of an answer-first ``condition`` (CoT after the label) stops at its answer, as at test time
+    in Wadhwa et al.: the rationale it would write after the label is not needed."""
     from .decode import decode_student
     sc = method == "sc"
+    answer_first = False
+    if condition is not None:
+        from .targets import get_condition
+        answer_first = get_condition(condition).position == "after"
     return decode_student(student, examples, method=method, k=(k or p.sc_k) if sc else 1,
                           temperature=p.sc_temperature if sc else None, max_new_tokens=p.max_new_tokens,
-                          seed=seed, batch_size=p.decode_batch_size, progress=progress)
+                          seed=seed, batch_size=p.decode_batch_size, stop_at_answer=True if answer_first else None,
+                          progress=progress)
 
 
 def answer_pairs(corpus: Any, condition: str) -> Callable[[Sequence[Any]], list[Any]]:
@@ -240,10 +247,10 @@ def score(p: Protocol, student: Any, preds: Sequence[Any], examples: Sequence[An
     if diagnostics:
         n = p.n_diag_train
         if train:
-            tp = decode(p, student, list(train)[:n], "greedy", seed=seed)
+            tp = decode(p, student, list(train)[:n], "greedy", seed=seed, condition=_cond(condition))
             row["train_accuracy"] = float(np.mean([x.correct for x in tp]))
         if heldout:
-            hp = decode(p, student, list(heldout), "greedy", seed=seed)
+            hp = decode(p, student, list(heldout), "greedy", seed=seed, condition=_cond(condition))
             row["heldout_accuracy"] = float(np.mean([x.correct for x in hp]))
         if pairs_for is not None:
             if train:
@@ -252,6 +259,11 @@ def score(p: Protocol, student: Any, preds: Sequence[Any], examples: Sequence[An
                 row["answer_loss_heldout"] = answer_token_loss(student, list(pairs_for(list(heldout))))
     row["preds"] = list(preds)
     return row
+
+
+def _cond(name: str) -> str | None:
+    from .targets import CONDITIONS
+    return name if name in CONDITIONS else None
 
 
 # --------------------------------------------------------------------------------------- summaries

@@ -53,6 +53,11 @@ GRIDS: dict[str, list[Setting]] = {
         Setting("coinflip-n300-s80", "coinflip", "scripted:0.1", n_train=300, budget=Budget(steps=80)),
         Setting("coinflip-n100-s40", "coinflip", "scripted:0.1", n_train=100, budget=Budget(steps=40)),
     ],
+    # how few steps does a CoT student need? (screen: greedy-CoT only, first 100 dev questions)
+    "coinflip-budget": [
+        Setting(f"coinflip-n300-s{n}-screen", "coinflip", "scripted:0.1", n_train=300, budget=Budget(steps=n),
+                conditions=("greedy_cot",), eval_limit=100) for n in (12, 24)
+    ],
     # the papers' task at CPU scale (QuaRel + replayed GPT-3, 5 CoTs/question)
     "quarel-screen": [
         Setting("quarel-gpt3-n500-s200", "quarel", "replay:mario_gpt3", n_train=500,
@@ -101,7 +106,7 @@ def run_setting(s: Setting, *, log=print) -> list[dict[str, Any]]:
             t0 = time.time()
             pairs = pairs_from_corpus(train_corpus, cond, supervised=True, seed=seed)
             student = P.fit(proto, pairs, seed=seed, info={"condition": cond, "setting": "supervised", "sweep": s.name})
-            preds = P.decode(proto, student, dev, seed=seed)
+            preds = P.decode(proto, student, dev, seed=seed, condition=cond)
             row = P.score(proto, student, preds, dev, condition=cond, seed=seed, train=train, heldout=heldout,
                           pairs_for=P.answer_pairs(corpus, cond))
             row["wall_seconds"] = round(time.time() - t0, 1)

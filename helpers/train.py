@@ -235,9 +235,12 @@ class DevAccuracyStopper:
             model.load_state_dict(self.best_state)
 
 
-def _padding_stats(trainer: Any) -> dict[str, int]:
-    """Real vs padded tokens over one pass of the trainer's (length-grouped) dataloader order."""
+def _padding_stats(trainer: Any, if_padded: bool = False) -> dict[str, int]:
+    """Real vs padded tokens over one pass of the trainer's (length-grouped) dataloader order (equal
+    when batches are padding-free, unless ``if_padded``: what padded batches would hold)."""
     lengths = [len(x) for x in trainer.train_dataset["input_ids"]]
+    if getattr(trainer.data_collator, "padding_free", False) and not if_padded:
+        return {"real_tokens_per_epoch": sum(lengths), "padded_tokens_per_epoch": sum(lengths)}
     sampler = trainer._get_train_sampler()
     order = list(iter(sampler)) if sampler is not None else list(range(len(lengths)))
     bs = trainer.args.per_device_train_batch_size
@@ -323,14 +326,90 @@ def training_attn_implementation(model: Any, bf16: bool) -> str:
     return current
 
 
+VARLEN_ATTENTION = "cotlab_per_sequence"
+_VARLEN_MODEL_TYPES = ("llama", "qwen2", "qwen3", "mistral", "gemma3_text")
+
+
+def _per_sequence_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
+    """Attention for padding-free batches: the batch is one row of packed sequences and each attends,
+    causally, to itself only — one small attention per sequence (boundaries ``cu_seq_lens_q`` from TRL's
+    padding-free collator), not one (N×N) block-diagonal mask over the whole pack, which made packing
+    *slower* than padding at these lengths. fp32: ``scaled_dot_product_attention(is_causal=True)``; bf16:
+    eager math (softmax in fp32), as :func:`training_attn_implementation`. Without ``cu_seq_lens_q``
+    (decoding during training) it is the eager attention with the eager mask."""
+    import torch
+    import torch.nn.functional as F
+    from transformers.integrations.sdpa_attention import repeat_kv
+    from transformers.models.llama.modeling_llama import eager_attention_forward
+
+    cu = kwargs.get("cu_seq_lens_q")
+    if cu is None or query.shape[0] != 1 or query.shape[2] != key.shape[2]:
+        return eager_attention_forward(module, query, key, value, attention_mask, scaling=scaling,
+                                       dropout=dropout, **kwargs)
+    n_rep = getattr(module, "num_key_value_groups", 1)
+    key, value = repeat_kv(key, n_rep), repeat_kv(value, n_rep)
+    scaling = query.shape[-1] ** -0.5 if scaling is None else scaling
+    bounds = cu.tolist()
+    outs = []
+    for s, e in zip(bounds[:-1], bounds[1:]):
+        q, k, v = query[:, :, s:e], key[:, :, s:e], value[:, :, s:e]
+        if q.dtype == torch.float32:
+            o = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout if module.training else 0.0,
+                                               is_causal=True, scale=scaling)
+        else:
+            w = torch.matmul(q, k.transpose(2, 3)) * scaling
+            w = w.masked_fill(torch.ones(e - s, e - s, dtype=torch.bool, device=q.device).triu(1), float("-inf"))
+            w = F.dropout(torch.softmax(w, dim=-1, dtype=torch.float32).to(q.dtype), p=dropout,
+                          training=module.training)
+            o = torch.matmul(w, v)
+        outs.append(o)
+    return torch.cat(outs, dim=2).transpose(1, 2).contiguous(), None
+
+
+def _register_per_sequence_attention() -> None:
+    from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface, eager_mask
+    AttentionInterface.register(VARLEN_ATTENTION, _per_sequence_attention)
+    AttentionMaskInterface.register(VARLEN_ATTENTION, eager_mask)
+
+
+def padding_free_supported(model: Any, max_seq_len: int) -> bool:
+    """Whether ``model`` trains padding-free on CPU: a decoder whose attention is plain causal softmax
+    attention over RoPE positions (llama, qwen2/3, mistral, gemma3 text), no attention-logit
+    soft-capping, any sliding window at least ``max_seq_len`` long."""
+    import torch
+    if torch.cuda.is_available():
+        return False
+    cfg = model.config.get_text_config()
+    window = getattr(cfg, "sliding_window", None)
+    return (cfg.model_type in _VARLEN_MODEL_TYPES and not getattr(cfg, "attn_logit_softcapping", None)
+            and (window is None or window >= max_seq_len))
+
+
 def build_trainer(tok: Any, model: Any, pairs: Sequence[Pair], cfg: TrainConfig, output_dir: str | Path, *,
-                  bf16: bool = False, progress: bool = False) -> Any:
+                  bf16: bool = False, progress: bool = False, cpu_fast_paths: bool = True) -> Any:
     """The TRL ``SFTTrainer`` for ``pairs`` (prompt-completion records, completion-only loss,
-    length-grouped batches). Raises if TRL dropped a pair (a fully masked completion)."""
+    length-grouped batches). Raises if TRL dropped a pair (a fully masked completion).
+
+    On CPU (``cpu_fast_paths``, default): batches are padding-free where the model allows it
+    (:func:`padding_free_supported`: the batch's sequences concatenated into one row with per-sequence
+    ``position_ids``, TRL's padding-free collator, attention within each sequence only:
+    :func:`_per_sequence_attention`); the LM head scores only the loss positions
+    (:func:`use_compact_lm_head`); bf16 attention is eager (:func:`training_attn_implementation`).
+    The same sequences make each step and each carries the same loss as in a padded batch.
+    ``cpu_fast_paths=False`` keeps TRL's padded batches, TRL's head and the model's own attention
+    kernel (the benchmark's baseline)."""
     import torch
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
+    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
+    fast = cpu_fast_paths and not torch.cuda.is_available()   # TRL's head is already compact where Triton runs
+    padding_free = fast and padding_free_supported(model, cfg.max_seq_len)
+    collator = None
+    if padding_free:
+        _register_per_sequence_attention()
+        collator = DataCollatorForLanguageModeling(pad_token_id=tok.pad_token_id, padding_free=True)
     ds = Dataset.from_list([{"prompt": p.prompt, "completion": p.completion} for p in pairs])
     args = SFTConfig(
         output_dir=str(output_dir), learning_rate=cfg.lr, num_train_epochs=cfg.epochs,
@@ -341,7 +420,8 @@ def build_trainer(tok: Any, model: Any, pairs: Sequence[Pair], cfg: TrainConfig,
         max_length=cfg.max_seq_len, completion_only_loss=True, packing=False,
         train_sampling_strategy="group_by_length", activation_checkpointing=False,
         logging_steps=1, logging_first_step=True, save_strategy="no", eval_strategy="no", report_to=[],
-        include_num_input_tokens_seen="non_padding", disable_tqdm=not progress,
+        # padding-free rows hold no padding (and pad == EOS for some tokenizers): count every token
+        include_num_input_tokens_seen="all" if padding_free else "non_padding", disable_tqdm=not progress,
         dataloader_num_workers=0, remove_unused_columns=True)
     peft_config = None
     if cfg.lora:
@@ -349,14 +429,14 @@ def build_trainer(tok: Any, model: Any, pairs: Sequence[Pair], cfg: TrainConfig,
         peft_config = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
                                  target_modules="all-linear", task_type="CAUSAL_LM")
     trainer = SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tok,
-                         peft_config=peft_config)
+                         peft_config=peft_config, data_collator=collator)
     if len(trainer.train_dataset) != len(pairs):
         raise RuntimeError(f"the trainer kept {len(trainer.train_dataset)} of {len(pairs)} pairs "
                            "(a completion was fully masked); this is a bug in check_pairs")
-    if not torch.cuda.is_available():            # TRL's own head is already compact where Triton runs
+    if fast:
         base = trainer.model.get_base_model() if hasattr(trainer.model, "get_base_model") else trainer.model
         use_compact_lm_head(base)
-    _train_with_attention(trainer, training_attn_implementation(model, bf16))
+        _train_with_attention(trainer, VARLEN_ATTENTION if padding_free else training_attn_implementation(model, bf16))
     return trainer
 
 
@@ -465,7 +545,9 @@ def _train_into(tok: Any, model: Any, pairs: Sequence[Pair], cfg: TrainConfig, s
         "best_step": stopper.best_step if stopper else None,
         "torch_threads": torch.get_num_threads(),
         "precision": _precision_record(cfg, use_bf16),
-        "attn_implementation": training_attn_implementation(model, use_bf16),
+        "padding_free": bool(getattr(trainer.data_collator, "padding_free", False)),
+        "attn_implementation": training_attn_implementation(model, use_bf16)
+        + (" per sequence" if getattr(trainer.data_collator, "padding_free", False) else ""),
     }
     (tmp / STUDENT_META).write_text(json.dumps(meta, indent=2, default=str))
     if final.exists():

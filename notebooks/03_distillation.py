@@ -3,9 +3,11 @@
 #   cotlab:
 #     figures:
 #     - 03_table2b_distillation
+#     - 03_rq1_rationale_position
 #     reproduces:
 #     - SCoTD Table 2(b)
 #     - SCoTD Table 1 (student CoTs)
+#     - Wadhwa et al. Table 1 (RQ1, CoT before vs after the label)
 #     title: 'Distillation: label-only vs greedy-CoT vs SCoTD'
 #   jupytext:
 #     cell_metadata_filter: tags,-all
@@ -85,7 +87,7 @@ show.samples_table(train_corpus, n_questions=1)
 # question, one per kept CoT; label-only has one pair with the answer sentence alone.
 
 # %%
-CONDITIONS = ["label_only", "greedy_cot", "scotd"]
+CONDITIONS = ["label_only", "greedy_cot", "scotd", "cot_after"]
 pairs = {c: targets.pairs_from_corpus(train_corpus, c, supervised=True) for c in CONDITIONS}
 for c in CONDITIONS:
     print(f"{c}: {len(pairs[c])} pairs; first completion:{pairs[c][0].completion}")
@@ -109,7 +111,7 @@ for condition in CONDITIONS:
     for seed in P.seeds:
         seed_pairs = targets.pairs_from_corpus(train_corpus, condition, supervised=True, seed=seed)
         student = protocol.fit(P, seed_pairs, seed=seed, info={"condition": condition, "setting": "supervised"})
-        preds = protocol.decode(P, student, dev, "greedy", seed=seed)
+        preds = protocol.decode(P, student, dev, "greedy", seed=seed, condition=condition)
         rows.append(protocol.score(P, student, preds, dev, condition=condition, seed=seed, train=train,
                                    heldout=heldout, pairs_for=protocol.answer_pairs(corpus, condition)))
         print(f"{condition:11s} seed {seed}: dev accuracy {100 * rows[-1]['accuracy']:.1f}% "
@@ -127,7 +129,8 @@ steps = protocol.check_matched(rows)
 
 # %%
 majority = protocol.majority_baseline(train, dev)
-summary = protocol.summarize(rows, baseline="label_only",
+scotd_rows = [r for r in rows if r["condition"] in ("label_only", "greedy_cot", "scotd")]
+summary = protocol.summarize(scotd_rows, baseline="label_only",
                              paper=lambda r: results.paper_value("2b", task=P.task, setting="supervised",
                                                                  condition=r["condition"]))
 results.summary_frame(summary + [majority])
@@ -137,6 +140,25 @@ fig = plots.seed_points(summary, title=f"SCoTD Table 2(b) on {P.task} — {P.stu
                         f"{steps} steps each (n={len(dev)})", majority=majority["accuracy"],
                         chance=show.CHANCE.get(P.task))
 plots.savefig(fig, "03_table2b_distillation");
+
+# %% [markdown]
+# ## Wadhwa et al. RQ1: the CoT before or after the label (a preview of notebook 10)
+#
+# Wadhwa et al. (2024, Table 1) find that a student trained with the rationale *after* the label does as
+# well as or better than one trained with it before — even though at test time it answers before writing
+# any reasoning. Here: no CoT (label-only), CoT before the label (= the Greedy-CoT student above, the same
+# training pairs) and CoT after the label, under the same budget and seeds.
+
+# %%
+rq1_rows = [dict(r, condition={"greedy_cot": "cot_before"}.get(r["condition"], r["condition"])) for r in rows
+            if r["condition"] in ("label_only", "greedy_cot", "cot_after")]
+rq1 = protocol.summarize(rq1_rows, baseline="label_only")
+results.summary_frame(rq1 + [majority])
+
+# %%
+fig = plots.seed_points(rq1, title=f"Wadhwa et al. Table 1 (RQ1) on {P.task} — {P.student}, {len(P.seeds)} seeds",
+                        majority=majority["accuracy"], chance=show.CHANCE.get(P.task))
+plots.savefig(fig, "03_rq1_rationale_position");
 
 # %% [markdown]
 # ## Diagnostics
@@ -152,7 +174,7 @@ plots.savefig(fig, "03_table2b_distillation");
 # * *answers*: the distribution of predicted answers (a letter bias shows here).
 
 # %%
-results.summary_frame(summary, extra=["train_accuracy", "heldout_accuracy", "answer_loss_train",
+results.summary_frame(protocol.summarize(rows, baseline="label_only"), extra=["train_accuracy", "heldout_accuracy", "answer_loss_train",
                                       "answer_loss_heldout", "rationale_agreement", "answers", "no_answer_rate"])
 
 # %% [markdown]
@@ -172,10 +194,15 @@ show.student_gallery(rows, dev, n=2, seed=P.seeds[0])
 # *(written after the course run — see below)*
 
 # %%
-FIGURES = ['03_table2b_distillation']   # what this notebook promises; checked by run.finish()
+FIGURES = ['03_table2b_distillation', '03_rq1_rationale_position']   # what this notebook promises; checked by run.finish()
 run.save_table("table2b_distillation", summary + [majority], title="SCoTD Table 2(b) — distillation under the protocol",
                columns=["condition"],
                description=f"{P.task}, student {P.student}, supervised (gold labels, correct CoTs only), greedy "
                            f"decoding; {P.budget.describe()}; seeds {list(P.seeds)}; {P.eval_text()}.",
                data=results.data_info(train_corpus, dev), extra={"protocol": P.to_dict(), "per_student": rows})
+run.save_table("rq1_rationale_position", rq1 + [majority], title="Wadhwa et al. Table 1 (RQ1) — CoT before vs after the label",
+               columns=["condition"],
+               description=f"{P.task}, student {P.student}: no CoT vs the teacher's CoT before / after the answer "
+                           f"sentence; {P.budget.describe()}; seeds {list(P.seeds)}; {P.eval_text()}.",
+               data=results.data_info(train_corpus, dev), extra={"protocol": P.to_dict()})
 run.finish(FIGURES);

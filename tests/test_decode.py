@@ -95,3 +95,28 @@ def test_prediction_roundtrip():
     assert d["correct"] is True
     assert Prediction(**{k: v for k, v in d.items() if k != "correct"}) == p
     assert not Prediction("y", "A", None, [""]).correct
+
+
+def test_decode_precision_bf16_copy_fp32_as_is_and_trained_models_as_given(smollm, answering, dev3, monkeypatch):
+    """bf16 decoding runs on a bf16 copy of a plain fp32 model (tied weights stay tied, the caller's
+    model is untouched); fp32 uses the model itself; a model whose forward the trainer patched is used
+    as given; "auto" follows the machine's choice."""
+    import torch
+
+    from helpers import decode as D
+    tok, model = smollm
+    copy, prec = D.inference_model(model, "bf16")
+    assert prec == "bf16" and copy is not model
+    assert {p.dtype for p in copy.parameters()} == {torch.bfloat16}
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+    assert copy.get_output_embeddings().weight is copy.get_input_embeddings().weight        # still tied
+    assert D.inference_model(model, "fp32") == (model, "fp32")
+    assert D.decode_precision(answering[1], "bf16") == "as given"
+    monkeypatch.setattr("helpers.precision.use_bf16", lambda: False)
+    assert D.decode_precision(model) == "fp32"
+    monkeypatch.setattr("helpers.precision.use_bf16", lambda: True)
+    assert D.decode_precision(model) == "bf16" and D.decode_precision(copy, "fp32") == "bf16"
+    with pytest.raises(ValueError, match="precision"):
+        D.decode_precision(model, "int8")
+    preds, timing = D.timed_decode(model, tok, dev3[:1], method="greedy", max_new_tokens=4, precision="bf16")
+    assert timing["precision"] == "bf16" and len(preds) == 1

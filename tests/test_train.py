@@ -41,6 +41,21 @@ def _fresh(smollm):
     return copy.deepcopy(tok), copy.deepcopy(model)
 
 
+def _sequences(batch):
+    """``(input_ids, labels, attention_mask)`` per training sequence of a collated batch: its rows
+    (padded), or the segments of its one packed row, split where ``position_ids`` restart at 0
+    (padding-free, the CPU default)."""
+    import torch
+    if "attention_mask" in batch:
+        return list(zip(batch["input_ids"], batch["labels"], batch["attention_mask"]))
+    assert batch["input_ids"].shape[0] == 1 and "position_ids" in batch
+    starts = (batch["position_ids"][0] == 0).nonzero().flatten().tolist() + [batch["input_ids"].shape[1]]
+    cu = batch["cu_seq_lens_q"].tolist()
+    assert cu == starts                                  # the attention's boundaries are the sequences'
+    return [(batch["input_ids"][0, s:e], batch["labels"][0, s:e], torch.ones(e - s, dtype=torch.long))
+            for s, e in zip(starts[:-1], starts[1:])]
+
+
 def test_collated_labels_mask_the_prompt_and_keep_the_completion(smollm, tmp_path, quarel_pairs_by_condition):
     tok, model = _fresh(smollm)
     tok.padding_side = "right"
@@ -51,7 +66,7 @@ def test_collated_labels_mask_the_prompt_and_keep_the_completion(smollm, tmp_pat
     completions = {p.completion + tok.eos_token for p in pairs}
     prompts = {p.prompt for p in pairs}
     seen = set()
-    for ids, labels, mask in zip(batch["input_ids"], batch["labels"], batch["attention_mask"]):
+    for ids, labels, mask in _sequences(batch):
         kept = [int(t) for t, l in zip(ids, labels) if l != -100]
         assert kept, "a completion ended up fully masked"
         masked_real = [int(t) for t, l, m in zip(ids, labels, mask) if l == -100 and m == 1]
@@ -63,28 +78,65 @@ def test_collated_labels_mask_the_prompt_and_keep_the_completion(smollm, tmp_pat
     assert seen == completions
 
 
-def test_trainer_loss_is_the_models_own_completion_loss(smollm, tmp_path, quarel_pairs_by_condition):
-    """The trainer's loss (on CPU: the compact LM head over the loss positions only) equals the model's
-    own causal-LM loss with the collated labels — same value, same gradients — so only completion +
-    EOS tokens are learned, exactly as the unpatched model would compute it."""
+def test_packed_batch_gives_each_sequence_its_unpacked_loss(smollm, tmp_path, quarel_pairs_by_condition,
+                                                           monkeypatch):
+    """The trainer's CPU path — a padding-free (packed) batch, attention within each sequence, the compact
+    LM head over the loss positions — gives every sequence the loss the unmodified model gives it alone,
+    and the step's loss and gradients equal the model's own on the padded batch of the same sequences."""
     import torch
+
+    from helpers import train as T
+    from helpers.train import VARLEN_ATTENTION
+    calls = []
+    per_sequence = T._per_sequence_attention
+
+    def counting(*a, **k):
+        calls.append(k.get("cu_seq_lens_q") is not None)
+        return per_sequence(*a, **k)
+    monkeypatch.setattr(T, "_per_sequence_attention", counting)
     tok, model = _fresh(smollm)
     tok.padding_side = "right"
     pairs = quarel_pairs_by_condition["scotd"] + quarel_pairs_by_condition["label_only"]
     trainer = build_trainer(tok, model, pairs, TrainConfig(batch_size=len(pairs), max_seq_len=192), tmp_path / "tr")
     batch = next(iter(trainer.get_train_dataloader()))
-    assert getattr(model.forward, "compact_lm_head", False)          # CPU: the compact head is in place
+    assert "attention_mask" not in batch and batch["input_ids"].shape[0] == 1      # packed, no padding
+    assert getattr(model.forward, "compact_lm_head", False)
+    own = model.config._attn_implementation
+    trainer.callback_handler.on_train_begin(trainer.args, trainer.state, trainer.control)
+    assert model.config._attn_implementation == VARLEN_ATTENTION
     model.train()
     n_items = (batch["labels"][:, 1:] != -100).sum()
     loss = trainer.compute_loss(model, dict(batch), num_items_in_batch=n_items)
     loss.backward()
-    grads = {n: p.grad.clone() for n, p in model.named_parameters() if n.endswith(("q_proj.weight", "embed_tokens.weight"))}
+    grads = {n: p.grad.clone() for n, p in model.named_parameters()
+             if n.endswith(("layers.3.self_attn.q_proj.weight", "embed_tokens.weight"))}
     model.zero_grad(set_to_none=True)
-    ref = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"]).loss
+    with torch.no_grad():
+        out = model(**{k: v for k, v in batch.items() if k != "labels"}, labels=batch["labels"], fused_lm_head=True)
+    assert calls and all(calls)                         # the per-sequence kernel ran, on packed input
+    model.set_attn_implementation(own)                  # the unmodified model from here on
+    seqs = _sequences(batch)
+    with torch.no_grad():
+        s = 0
+        for ids, labels, _ in seqs:
+            e = s + len(ids)
+            lp, m = out.log_probs[0, s:e - 1], out.label_mask[0, s:e - 1]
+            alone = model(input_ids=ids[None], labels=labels[None]).loss
+            assert (-lp[m].mean()).item() == pytest.approx(alone.item(), rel=1e-4, abs=1e-5)
+            s = e
+    width = max(len(ids) for ids, _, _ in seqs)
+
+    def pad(x, v):
+        return torch.stack([torch.cat([r, r.new_full((width - len(r),), v)]) for r in x])
+
+    ids_p = pad([x[0] for x in seqs], tok.pad_token_id)
+    lab_p = pad([x[1] for x in seqs], -100)
+    att_p = pad([x[2] for x in seqs], 0)
+    ref = model(input_ids=ids_p, attention_mask=att_p, labels=lab_p).loss
     ref.backward()
-    assert loss.item() == pytest.approx(ref.item(), rel=1e-5)
+    assert loss.item() == pytest.approx(ref.item(), rel=1e-4)
     for n, g in grads.items():
-        assert torch.allclose(g, dict(model.named_parameters())[n].grad, rtol=1e-3, atol=1e-6), n
+        assert torch.allclose(g, dict(model.named_parameters())[n].grad, rtol=1e-3, atol=1e-5), n
     model.zero_grad(set_to_none=True)
 
 
