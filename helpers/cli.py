@@ -554,7 +554,8 @@ def cmd_sample(args: Any) -> int:
     """Build (or resume) a corpus from a teacher and write it as JSONL."""
     from .corpus import corpus_stats, save_corpus
     from .tasks import load_task
-    from .teacher import HTTPTeacher, LocalTeacher, ReplayTeacher, sample_corpus
+    from .teacher import HTTPTeacher, LocalTeacher, ReplayTeacher
+    from .corpus import sample_corpus
 
     if args.replay and args.model:
         raise UserError("--replay serves a released corpus; it takes no --model")

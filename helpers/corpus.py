@@ -16,12 +16,16 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .provenance import stable_hash
+from .sample_cache import SampleCache, cache_path_for
 from .tasks import Choice, DataError, Example, iter_jsonl
+from .teacher import Completion, Request, SampleParams, Teacher
 
 #: Share of teacher CoTs discarded by the supervised filter in SCoTD (§3.1, GPT-3 code-davinci-002, N=30).
 PAPER_DISCARD_RATES: dict[str, float] = {"csqa": 0.404, "obqa": 0.450, "quarel": 0.342}
@@ -234,6 +238,106 @@ def only_questions(corpus: Corpus, examples: Any) -> Corpus:
     return Corpus([e for e in corpus.entries if e.example.id in ids], dict(corpus.meta))
 
 
+# ------------------------------------------------------------------------- sampling C from a teacher
+
+def request_key(teacher_id: str, prompt: str, params: SampleParams) -> str:
+    """Cache key of one question's samples: hash of (teacher, prompt, decoding parameters)."""
+    return stable_hash({"teacher": teacher_id, "prompt": prompt, **params.key()}, n=24)
+
+
+def _to_sample(ex: Example, k: int, rec: dict[str, Any] | Completion) -> Sample:
+    from .prompts import extract_answer, split_rationale
+    if isinstance(rec, Completion):
+        rec = {f: getattr(rec, f) for f in ("text", "logprob", "n_tokens", "label", "rationale", "raw")}
+    if rec.get("rationale") is not None:      # replayed: label and rationale as released
+        return Sample(k=k, rationale=rec["rationale"], label=rec.get("label"), logprob=rec.get("logprob"),
+                      n_tokens=rec.get("n_tokens"), raw=rec.get("raw") or rec["text"])
+    text = rec["text"]
+    rationale, _ = split_rationale(ex, text)
+    return Sample(k=k, rationale=rationale, label=extract_answer(ex, text), logprob=rec.get("logprob"),
+                  n_tokens=rec.get("n_tokens"), raw=text)
+
+
+def sample_corpus(teacher: Teacher, examples: list[Example], *, n: int = 4, temperature: float = 1.0,
+                  max_new_tokens: int = 96, shots: int | None = None, mode: str = "cot", seed: int = 0,
+                  split: str | None = None, cache: SampleCache | str | Path | None = "default",
+                  progress: bool = True,
+                  meta: dict[str, Any] | None = None) -> Corpus:
+    """Sample ``n`` CoTs per example from ``teacher`` and return the corpus (few-shot mode: all samples kept).
+
+    Cached samples are reused; missing ones are requested and appended to the cache as they return.
+    ``cache="default"`` uses ``$COTLAB_CACHE/teacher/<teacher>.jsonl``; ``None`` disables caching.
+    """
+    from .prompts import build_prompt, exemplar_ids, prompt_set_hash
+    if not examples:
+        raise ValueError("no examples to sample")
+    task = examples[0].task
+    params = SampleParams(n=n, temperature=temperature, max_new_tokens=max_new_tokens)
+    if teacher.cacheable and cache is not None and not isinstance(cache, SampleCache):
+        path = cache_path_for(teacher.teacher_id, None if cache == "default" else cache)
+        cache = SampleCache(path, teacher.teacher_id)
+    store: dict[tuple[str, int], dict | Completion] = {}
+    reqs: list[Request] = []
+    keys: dict[str, Request] = {}
+    for ex in examples:
+        prompt = build_prompt(ex, shots=shots, mode=mode) if teacher.supports_prompts else ""
+        key = request_key(teacher.teacher_id, prompt if teacher.supports_prompts else f"id:{ex.id}", params)
+        ks = list(range(n))
+        if isinstance(cache, SampleCache):
+            ks = cache.missing(key, ks)
+        r = Request(ex, prompt, key, ks)
+        keys[ex.id] = r
+        if ks:
+            reqs.append(r)
+    todo = sum(len(r.ks) for r in reqs)
+    bar = None
+    if progress and todo and teacher.cacheable:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=todo, desc=f"sample {task} ({teacher.teacher_id})", unit="cot", file=sys.stderr)
+    try:
+        for r, k, comp in teacher.generate(reqs, params, seed):
+            if isinstance(cache, SampleCache):
+                cache.put(r.key, k, {"text": comp.text, "logprob": comp.logprob, "n_tokens": comp.n_tokens,
+                                     "tokens_in": comp.tokens_in, "token_ids": comp.token_ids,
+                                     "token_logprobs": (None if comp.token_logprobs is None else
+                                                        [round(x, 5) for x in comp.token_logprobs]),
+                                     "finish_reason": comp.finish_reason, "id": r.example.id})
+            else:
+                store[(r.key, k)] = comp
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    entries = []
+    missing = 0
+    for ex in examples:
+        r = keys[ex.id]
+        samples = []
+        for k in range(n):
+            rec = cache.get(r.key, k) if isinstance(cache, SampleCache) else store.get((r.key, k))
+            if rec is None:
+                missing += 1
+                continue
+            samples.append(_to_sample(ex, k, rec))
+        entries.append(CorpusEntry(ex, samples))
+    if missing and teacher.cacheable:
+        raise TeacherError(f"{missing} samples are missing after sampling; rerun to resume")
+    used_keys = {r.key for r in keys.values()}
+    m = {"teacher": teacher.teacher_id, **{f"teacher_{k}": v for k, v in teacher.describe().items() if k != "teacher"},
+         "task": task, "split": split, "n": n, "temperature": temperature, "max_new_tokens": max_new_tokens,
+         "shots": shots, "mode": mode, "seed": seed, "filter": "none",
+         "prompt_hash": prompt_set_hash(task, shots, mode) if teacher.supports_prompts else None,
+         "exemplar_ids": sorted(exemplar_ids(task)),
+         "usage": cache.usage(used_keys) if isinstance(cache, SampleCache) else None,
+         "cache": str(cache.path) if isinstance(cache, SampleCache) else None}
+    if not teacher.cacheable:
+        m["samples_available"] = sum(len(e.samples) for e in entries)
+        m["questions_without_samples"] = sum(1 for e in entries if not e.samples)
+    m.update(meta or {})
+    return Corpus(entries, m)
+
+
 def first_n(corpus: Corpus, n: int) -> Corpus:
     """The corpus with the first ``n`` answered samples (by index ``k``) of every question (SCoTD Fig. 2,
     Table 3(b)). Samples without an answer cannot make a training pair, so they are skipped rather
@@ -242,5 +346,5 @@ def first_n(corpus: Corpus, n: int) -> Corpus:
     return subset(corpus, keep, n=n, downsample=f"first-{n}-answered")
 
 
-__all__ = ["first_n", "only_questions", "Sample", "CorpusEntry", "Corpus", "save_corpus", "load_corpus", "corpus_stats",
+__all__ = ["sample_corpus", "request_key", "first_n", "only_questions", "Sample", "CorpusEntry", "Corpus", "save_corpus", "load_corpus", "corpus_stats",
            "PAPER_DISCARD_RATES", "unique_bigrams", "subset", "entry_to_row"]

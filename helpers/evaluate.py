@@ -186,7 +186,7 @@ def prompting(teacher: Any, examples: Sequence[Any], mode: str, *, k: int = 5, t
     exemplars, ``k`` samples at ``temperature``, majority vote). ``teacher``: any
     :class:`helpers.teacher.Teacher`; samples go through its durable cache."""
     from .decode import majority_vote
-    from .teacher import sample_corpus
+    from .corpus import sample_corpus
     if mode not in PROMPT_MODES:
         raise ValueError(f"mode must be one of {PROMPT_MODES}, got {mode!r}")
     kw: dict[str, Any] = dict(n=1, temperature=0.0, max_new_tokens=max_new_tokens, mode="cot")

@@ -1,14 +1,11 @@
-"""Figures and result tables for the notebooks.
+"""Figures for the notebooks, one function per figure kind.
 
 * :func:`savefig` writes a figure as PNG + PDF under :func:`helpers.config.figures_dir` (the runner
   points ``COTLAB_FIGURES`` at ``figures/`` for ``course`` and at ``runs/smoke/figures/`` for CI);
-  :func:`assert_written` checks, at the end of a notebook, that every figure it promises was written
-  *by this kernel* (not left over from an earlier run).
-* One function per figure kind: the method diagram (:func:`method_figure`), accuracy bars with 95%
-  CIs and the paper's numbers as markers (:func:`accuracy_bars`), corpus statistics
+  :meth:`helpers.results.Run.finish` checks that every promised figure was written by this run.
+* The method diagram (:func:`method_figure`), accuracy bars with 95% CIs and the paper's numbers as
+  markers (:func:`accuracy_bars`), per-seed summaries (:func:`seed_points`), corpus statistics
   (:func:`corpus_figure`), accuracy against the number of rationales (:func:`rationales_curve`).
-* :func:`results_markdown` renders every results file of a profile as markdown tables (ours with
-  95% CI beside the paper), for ``results/README.md``.
 """
 from __future__ import annotations
 
@@ -19,32 +16,13 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from . import config
-
-#: Wall-clock time this module was imported (≈ kernel start): figures older than this are stale.
-SESSION_START = time.time()
-FORMATS: tuple[str, ...] = ("png", "pdf")
-_WRITTEN: list[Path] = []
+from .results import FORMATS, LABELS, _WRITTEN, figure_paths, label  # noqa: F401 (re-exported)
 
 # one colour per condition, everywhere
 COLORS = {"label_only": "#9e9e9e", "greedy_cot": "#64b5f6", "scotd": "#1565c0",
           "cot_before": "#2e7d32", "cot_after": "#81c784", "majority class": "#e0e0e0",
           "no_cot": "#9e9e9e", "greedy": "#64b5f6", "sc": "#1565c0",
           "teacher": "#ef6c00", "student": "#1565c0"}
-#: display names by column (the same value reads differently as a prompting mode or a decoding)
-LABELS: dict[str, dict[str, str]] = {
-    "condition": {"label_only": "Label-only", "greedy_cot": "Greedy-CoT", "scotd": "SCoTD",
-                  "cot_before": "CoT before label", "cot_after": "CoT after label"},
-    "mode": {"no_cot": "No CoT", "greedy": "Greedy CoT", "sc": "Self-consistency"},
-    "decode": {"greedy": "greedy", "sc": "self-consistency"},
-    "setting": {"supervised": "Full (supervised)", "few_shot": "Few-shot"},
-}
-
-
-def label(column: str, value: Any) -> str:
-    """How ``value`` of results column ``column`` is displayed."""
-    return LABELS.get(column, {}).get(str(value), str(value))
-
-
 def _plt():
     import matplotlib
     if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline"):
@@ -54,11 +32,6 @@ def _plt():
             pass
     import matplotlib.pyplot as plt
     return plt
-
-
-def figure_paths(name: str) -> list[Path]:
-    """Where :func:`savefig` puts figure ``name`` (one path per format)."""
-    return [config.figures_dir() / f"{name}.{ext}" for ext in FORMATS]
 
 
 def savefig(fig: Any, name: str, *, dpi: int = 150) -> list[Path]:
@@ -73,26 +46,6 @@ def savefig(fig: Any, name: str, *, dpi: int = 150) -> list[Path]:
         out.append(path)
     _WRITTEN.extend(out)
     return out
-
-
-def assert_written(names: Iterable[str], since: float | None = None) -> list[Path]:
-    """Raise ``AssertionError`` unless every figure in ``names`` exists in every format, is non-empty
-    and was written after ``since`` (default: when this kernel imported :mod:`helpers.plots`)."""
-    since = SESSION_START if since is None else since
-    problems, ok = [], []
-    for name in names:
-        for p in figure_paths(name):
-            if not p.exists():
-                problems.append(f"{p}: missing")
-            elif p.stat().st_size == 0:
-                problems.append(f"{p}: empty")
-            elif p.stat().st_mtime < since - 1:
-                problems.append(f"{p}: stale (not written by this run)")
-            else:
-                ok.append(p)
-    if problems:
-        raise AssertionError("promised figures not written:\n  " + "\n  ".join(problems))
-    return ok
 
 
 # --------------------------------------------------------------------------------------- figures
@@ -284,122 +237,3 @@ def rationales_curve(rows: Sequence[dict[str, Any]], paper: dict[str, dict[int, 
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
-
-
-# ----------------------------------------------------------------------------------- markdown
-
-def _fmt_pct(x: float | None) -> str:
-    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}"
-
-
-#: fractions shown as percentages when a results file has no accuracy column (corpus statistics)
-PCT_FIELDS = ("teacher_accuracy", "teacher_accuracy_majority", "discard_rate", "paper_discard_rate",
-              "no_answer_rate")
-
-
-def rows_markdown(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
-    """A markdown table of result rows: the given key columns, then ours (95% CI), paper, n.
-    Rows without ``accuracy`` (corpus statistics) show the fractions of :data:`PCT_FIELDS` instead."""
-    if any("per_seed" in r for r in rows):
-        from .results import table_markdown
-        return table_markdown(rows, columns).rstrip("\n")
-    if rows and "accuracy" not in rows[0]:
-        pcts = [f for f in PCT_FIELDS if any(r.get(f) is not None for r in rows)]
-        head = list(columns) + [f"{f} %" for f in pcts]
-        out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(columns) + "---:|" * len(pcts)]
-        for r in rows:
-            cells = [str(r.get(c, "")) for c in columns] + [_fmt_pct(r.get(f)) for f in pcts]
-            out.append("| " + " | ".join(cells) + " |")
-        return "\n".join(out)
-    head = list(columns) + ["ours % (95% CI)", "paper %", "n"]
-    out = ["| " + " | ".join(head) + " |", "|" + "---|" * (len(columns)) + "---:|---:|---:|"]
-    for r in rows:
-        ours = f"{_fmt_pct(r['accuracy'])} ({_fmt_pct(r.get('ci_low'))}–{_fmt_pct(r.get('ci_high'))})"
-        paper = "–" if r.get("paper") is None else f"{r['paper']:.1f}"
-        cells = [label(c, r.get(c, "")) for c in columns]
-        out.append("| " + " | ".join(cells + [ours, paper, str(r.get("n", ""))]) + " |")
-    return "\n".join(out)
-
-
-def load_results(profile: str, results_root: str | Path | None = None) -> list[dict[str, Any]]:
-    """Every results file ``<results>/<profile>/*.json`` that holds ``rows`` (sorted by name)."""
-    root = Path(results_root) if results_root else config.results_dir()
-    out = []
-    for p in sorted((root / profile).glob("*.json")):
-        try:
-            obj = json.loads(p.read_text())
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{p}: invalid JSON ({e})") from None
-        if isinstance(obj, dict) and isinstance(obj.get("rows"), list):
-            obj["_path"] = str(p)
-            out.append(obj)
-    return out
-
-
-def results_markdown(profile: str = "course", results_root: str | Path | None = None) -> str:
-    """Markdown summary of a profile's results (one table per results file), built from the files."""
-    files = load_results(profile, results_root)
-    root = Path(results_root) if results_root else config.results_dir()
-    lines = [f"# Results — `{profile}` profile", "",
-             "Generated by `helpers.plots.write_results_readme()` from the JSON files in this folder "
-             "(do not edit by hand). Accuracy on the dev split with a bootstrap 95% CI; *paper* is the "
-             "number the paper reports for the same cell (SCoTD: GPT-3 teacher, OPT-1.3B student, N=30).", ""]
-    times = root / profile / "run_times.json"
-    prov_rows: list[tuple[str, dict[str, Any]]] = []
-    for f in files:
-        rows = f["rows"]
-        if not rows:
-            continue
-        lines += [f"## {f.get('title', Path(f['_path']).stem)}", ""]
-        if f.get("description"):
-            lines += [f["description"], ""]
-        cols = f.get("columns") or [c for c in ("task", "model", "setting", "condition", "decode",
-                                                "n_rationales") if any(c in r for r in rows)]
-        lines += [rows_markdown(rows, cols), ""]
-        if f.get("paired_tests"):
-            lines += ["Paired comparisons on the same dev questions (exact McNemar test):", "",
-                      "| setting | comparison | difference (points) | p |", "|---|---|---:|---:|"]
-            for t in f["paired_tests"]:
-                lines.append(f"| {label('setting', t['setting'])} | {t['comparison']} | "
-                             f"{t['difference (points)']:+.1f} | {t['p_value']:.3f} |")
-            lines.append("")
-        if f.get("notes"):
-            lines += [f"*{f['notes']}*", ""]
-        prov_rows.append((Path(f["_path"]).name, f.get("provenance") or {}))
-    if prov_rows:
-        lines += ["## Provenance", "", "| file | git commit | created | models | seed | n_train | n_dev | lr | epochs |",
-                  "|---|---|---|---|---:|---:|---:|---:|---:|"]
-        for name, prov in prov_rows:
-            st = prov.get("profile_settings") or {}
-            models = ", ".join(f"{k}={v}" for k, v in (prov.get("models") or {}).items())
-            lines.append(f"| {name} | `{str(prov.get('git_commit'))[:12]}` | {prov.get('created')} | {models} | "
-                         f"{prov.get('seed')} | {st.get('n_train')} | {st.get('n_dev')} | {st.get('lr')} | "
-                         f"{st.get('epochs')} |")
-        lines.append("")
-    if times.exists():
-        t = json.loads(times.read_text())
-        lines += ["## Wall time", "", "Latest execution of each notebook (`results/<profile>/run_times.json`):", "",
-                  "| notebook | wall time (s) | finished |", "|---|---:|---|"]
-        for name, v in t.get("notebooks", {}).items():
-            lines.append(f"| {name} | {v['wall_s']:.0f} | {v.get('finished', '')} |")
-        lines += [f"| **total** | **{t.get('total_wall_s', 0):.0f}** | |", ""]
-        if t.get("runs"):
-            lines += ["Runs (by start time; a re-run with warm caches recomputes nothing that did not change):", "",
-                      "| run started | notebooks | wall time (s) |", "|---|---|---:|"]
-            for start, nbs in t["runs"].items():
-                lines.append(f"| {start} | {', '.join(n.split('_')[0] for n in nbs)} | {sum(nbs.values()):.0f} |")
-            lines.append("")
-        lines += [f"({t.get('cpu_count')} CPU cores; `make figures PROFILE={profile}`)", ""]
-    return "\n".join(lines)
-
-
-def write_results_readme(profile: str = "course", results_root: str | Path | None = None,
-                         path: str | Path | None = None) -> Path:
-    """Write :func:`results_markdown` to ``<results>/README.md`` (or ``path``)."""
-    root = Path(results_root) if results_root else config.results_dir()
-    path = Path(path) if path else root / "README.md"
-    text = results_markdown(profile, root)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-    return path

@@ -4,6 +4,8 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import math
+import os
 import platform
 import subprocess
 from pathlib import Path
@@ -48,11 +50,37 @@ def stamp(record: dict[str, Any], *, profile: Any, models: dict[str, str] | None
     return out
 
 
+def clean(obj: Any) -> Any:
+    """A strict-JSON-able copy of ``obj``: NaN/inf → None, numpy → Python, tuples → lists,
+    predictions (objects with ``id``/``gold``/``pred``/``correct``) → small dicts."""
+    if isinstance(obj, dict):
+        return {str(k): clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [clean(v) for v in obj]
+    if hasattr(obj, "correct") and hasattr(obj, "pred") and hasattr(obj, "id"):
+        return {"id": obj.id, "gold": obj.gold, "pred": obj.pred, "correct": bool(obj.correct)}
+    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):      # numpy scalar
+        try:
+            obj = obj.item()
+        except (TypeError, ValueError):
+            pass
+    if isinstance(obj, float):
+        return None if math.isnan(obj) or math.isinf(obj) else obj
+    if isinstance(obj, (str, int, bool)) or obj is None:
+        return obj
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "to_dict"):
+        return clean(obj.to_dict())
+    return str(obj)
+
+
 def write_json(path: str | Path, obj: Any) -> Path:
-    """Write JSON atomically (tmp file + rename) so a crash never leaves half a results file."""
+    """Write ``obj`` as strict JSON (:func:`clean`: no NaN/inf), atomically (tmp file + rename), so a
+    crash never leaves half a results file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=str))
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(clean(obj), indent=2, ensure_ascii=False, allow_nan=False))
     tmp.replace(path)
     return path

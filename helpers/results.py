@@ -23,44 +23,58 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from . import config
-from .provenance import stamp
+from .provenance import clean, stamp, write_json
 
 FLOAT_DECIMALS = 4
 
+#: Wall-clock time this module was imported (≈ kernel start): figures older than this are stale.
+SESSION_START = time.time()
+FORMATS: tuple[str, ...] = ("png", "pdf")
+_WRITTEN: list[Path] = []
 
-def clean(obj: Any) -> Any:
-    """A strict-JSON-able copy of ``obj``: NaN/inf → None, numpy → Python, tuples → lists,
-    predictions (objects with ``id``/``gold``/``pred``/``correct``) → small dicts."""
-    if isinstance(obj, dict):
-        return {str(k): clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [clean(v) for v in obj]
-    if hasattr(obj, "correct") and hasattr(obj, "pred") and hasattr(obj, "id"):
-        return {"id": obj.id, "gold": obj.gold, "pred": obj.pred, "correct": bool(obj.correct)}
-    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):      # numpy scalar
-        try:
-            obj = obj.item()
-        except (TypeError, ValueError):
-            pass
-    if isinstance(obj, float):
-        return None if math.isnan(obj) or math.isinf(obj) else obj
-    if isinstance(obj, (str, int, bool)) or obj is None:
-        return obj
-    if isinstance(obj, Path):
-        return str(obj)
-    if hasattr(obj, "to_dict"):
-        return clean(obj.to_dict())
-    return str(obj)
+#: display names by column (the same value reads differently as a prompting mode or a decoding)
+LABELS: dict[str, dict[str, str]] = {
+    "condition": {"label_only": "Label-only", "greedy_cot": "Greedy-CoT", "scotd": "SCoTD",
+                  "cot_before": "CoT before label", "cot_after": "CoT after label"},
+    "mode": {"no_cot": "No CoT", "greedy": "Greedy CoT", "sc": "Self-consistency"},
+    "decode": {"greedy": "greedy", "sc": "self-consistency"},
+    "setting": {"supervised": "Full (supervised)", "few_shot": "Few-shot"},
+}
+
+
+def label(column: str, value: Any) -> str:
+    """How ``value`` of results column ``column`` is displayed."""
+    return LABELS.get(column, {}).get(str(value), str(value))
+
+
+def figure_paths(name: str) -> list[Path]:
+    """Where :func:`savefig` puts figure ``name`` (one path per format)."""
+    return [config.figures_dir() / f"{name}.{ext}" for ext in FORMATS]
+
+
+def assert_written(names: Iterable[str], since: float | None = None) -> list[Path]:
+    """Raise ``AssertionError`` unless every figure in ``names`` exists in every format, is non-empty
+    and was written after ``since`` (default: when this kernel imported :mod:`helpers.results`)."""
+    since = SESSION_START if since is None else since
+    problems, ok = [], []
+    for name in names:
+        for p in figure_paths(name):
+            if not p.exists():
+                problems.append(f"{p}: missing")
+            elif p.stat().st_size == 0:
+                problems.append(f"{p}: empty")
+            elif p.stat().st_mtime < since - 1:
+                problems.append(f"{p}: stale (not written by this run)")
+            else:
+                ok.append(p)
+    if problems:
+        raise AssertionError("promised figures not written:\n  " + "\n  ".join(problems))
+    return ok
 
 
 def write_record(path: str | Path, rec: Any) -> Path:
-    """Write ``rec`` as strict JSON, atomically (tmp file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(clean(rec), indent=2, ensure_ascii=False, allow_nan=False))
-    tmp.replace(path)
-    return path
+    """Write ``rec`` as strict JSON, atomically (:func:`helpers.provenance.write_json`)."""
+    return write_json(path, rec)
 
 
 def _csv_value(v: Any) -> Any:
@@ -219,8 +233,7 @@ class Run:
 
     def finish(self, figures: Iterable[str]) -> list[Path]:
         """Check every promised figure was written by this run; print where things went."""
-        from . import plots
-        paths = plots.assert_written(list(figures), since=self.started)
+        paths = assert_written(list(figures), since=self.started)
         print(f"{self.notebook} [{self.profile.name}] done in {time.time() - self.started:.0f}s: "
               f"{len(paths)} figure files in {config.figures_dir()}, results in {self.results_dir}")
         return paths
@@ -313,3 +326,121 @@ def data_info(corpus: Any = None, dev: Sequence[Any] | None = None, **extra: Any
                        "ids_hash": stable_hash([ex.id for ex in dev])}
     out.update(extra)
     return out
+
+
+# ----------------------------------------------------------------------------------- markdown
+
+def _fmt_pct(x: float | None) -> str:
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}"
+
+
+#: fractions shown as percentages when a results file has no accuracy column (corpus statistics)
+PCT_FIELDS = ("teacher_accuracy", "teacher_accuracy_majority", "discard_rate", "paper_discard_rate",
+              "no_answer_rate")
+
+
+def rows_markdown(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    """A markdown table of result rows: the given key columns, then ours (95% CI), paper, n.
+    Rows without ``accuracy`` (corpus statistics) show the fractions of :data:`PCT_FIELDS` instead."""
+    if any("per_seed" in r for r in rows):
+        return table_markdown(rows, columns).rstrip("\n")
+    if rows and "accuracy" not in rows[0]:
+        pcts = [f for f in PCT_FIELDS if any(r.get(f) is not None for r in rows)]
+        head = list(columns) + [f"{f} %" for f in pcts]
+        out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(columns) + "---:|" * len(pcts)]
+        for r in rows:
+            cells = [str(r.get(c, "")) for c in columns] + [_fmt_pct(r.get(f)) for f in pcts]
+            out.append("| " + " | ".join(cells) + " |")
+        return "\n".join(out)
+    head = list(columns) + ["ours % (95% CI)", "paper %", "n"]
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * (len(columns)) + "---:|---:|---:|"]
+    for r in rows:
+        ours = f"{_fmt_pct(r['accuracy'])} ({_fmt_pct(r.get('ci_low'))}–{_fmt_pct(r.get('ci_high'))})"
+        paper = "–" if r.get("paper") is None else f"{r['paper']:.1f}"
+        cells = [label(c, r.get(c, "")) for c in columns]
+        out.append("| " + " | ".join(cells + [ours, paper, str(r.get("n", ""))]) + " |")
+    return "\n".join(out)
+
+
+def load_results(profile: str, results_root: str | Path | None = None) -> list[dict[str, Any]]:
+    """Every results file ``<results>/<profile>/*.json`` that holds ``rows`` (sorted by name)."""
+    root = Path(results_root) if results_root else config.results_dir()
+    out = []
+    for p in sorted((root / profile).glob("*.json")):
+        try:
+            obj = json.loads(p.read_text())
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{p}: invalid JSON ({e})") from None
+        if isinstance(obj, dict) and isinstance(obj.get("rows"), list):
+            obj["_path"] = str(p)
+            out.append(obj)
+    return out
+
+
+def results_markdown(profile: str = "course", results_root: str | Path | None = None) -> str:
+    """Markdown summary of a profile's results (one table per results file), built from the files."""
+    files = load_results(profile, results_root)
+    root = Path(results_root) if results_root else config.results_dir()
+    lines = [f"# Results — `{profile}` profile", "",
+             "Generated by `helpers.results.write_results_readme()` from the JSON files in this folder "
+             "(do not edit by hand). Accuracy on the dev split with a bootstrap 95% CI; *paper* is the "
+             "number the paper reports for the same cell (SCoTD: GPT-3 teacher, OPT-1.3B student, N=30).", ""]
+    times = root / profile / "run_times.json"
+    prov_rows: list[tuple[str, dict[str, Any]]] = []
+    for f in files:
+        rows = f["rows"]
+        if not rows:
+            continue
+        lines += [f"## {f.get('title', Path(f['_path']).stem)}", ""]
+        if f.get("description"):
+            lines += [f["description"], ""]
+        cols = f.get("columns") or [c for c in ("task", "model", "setting", "condition", "decode",
+                                                "n_rationales") if any(c in r for r in rows)]
+        lines += [rows_markdown(rows, cols), ""]
+        if f.get("paired_tests"):
+            lines += ["Paired comparisons on the same dev questions (exact McNemar test):", "",
+                      "| setting | comparison | difference (points) | p |", "|---|---|---:|---:|"]
+            for t in f["paired_tests"]:
+                lines.append(f"| {label('setting', t['setting'])} | {t['comparison']} | "
+                             f"{t['difference (points)']:+.1f} | {t['p_value']:.3f} |")
+            lines.append("")
+        if f.get("notes"):
+            lines += [f"*{f['notes']}*", ""]
+        prov_rows.append((Path(f["_path"]).name, f.get("provenance") or {}))
+    if prov_rows:
+        lines += ["## Provenance", "", "| file | git commit | created | models | seed | n_train | n_dev | lr | epochs |",
+                  "|---|---|---|---|---:|---:|---:|---:|---:|"]
+        for name, prov in prov_rows:
+            st = prov.get("profile_settings") or {}
+            models = ", ".join(f"{k}={v}" for k, v in (prov.get("models") or {}).items())
+            lines.append(f"| {name} | `{str(prov.get('git_commit'))[:12]}` | {prov.get('created')} | {models} | "
+                         f"{prov.get('seed')} | {st.get('n_train')} | {st.get('n_dev')} | {st.get('lr')} | "
+                         f"{st.get('epochs')} |")
+        lines.append("")
+    if times.exists():
+        t = json.loads(times.read_text())
+        lines += ["## Wall time", "", "Latest execution of each notebook (`results/<profile>/run_times.json`):", "",
+                  "| notebook | wall time (s) | finished |", "|---|---:|---|"]
+        for name, v in t.get("notebooks", {}).items():
+            lines.append(f"| {name} | {v['wall_s']:.0f} | {v.get('finished', '')} |")
+        lines += [f"| **total** | **{t.get('total_wall_s', 0):.0f}** | |", ""]
+        if t.get("runs"):
+            lines += ["Runs (by start time; a re-run with warm caches recomputes nothing that did not change):", "",
+                      "| run started | notebooks | wall time (s) |", "|---|---|---:|"]
+            for start, nbs in t["runs"].items():
+                lines.append(f"| {start} | {', '.join(n.split('_')[0] for n in nbs)} | {sum(nbs.values()):.0f} |")
+            lines.append("")
+        lines += [f"({t.get('cpu_count')} CPU cores; `make figures PROFILE={profile}`)", ""]
+    return "\n".join(lines)
+
+
+def write_results_readme(profile: str = "course", results_root: str | Path | None = None,
+                         path: str | Path | None = None) -> Path:
+    """Write :func:`results_markdown` to ``<results>/README.md`` (or ``path``)."""
+    root = Path(results_root) if results_root else config.results_dir()
+    path = Path(path) if path else root / "README.md"
+    text = results_markdown(profile, root)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+    return path

@@ -313,7 +313,7 @@ def run_all(profile: str, only: Sequence[str] | None = None, *, parameters: dict
 def write_summary(profile: str, paths: RunPaths) -> Path | None:
     """Regenerate the results summary (markdown, from the results files): ``results/README.md`` for
     ``course``, ``<results>/<profile>/README.md`` otherwise."""
-    from .plots import write_results_readme
+    from .results import write_results_readme
     root = paths.results
     if not (root / profile).is_dir():
         return None

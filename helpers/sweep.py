@@ -75,7 +75,8 @@ def sweep_dir() -> Path:
 
 
 def _corpus(s: Setting, train: Sequence[Any], heldout: Sequence[Any]) -> Any:
-    from .teacher import sample_corpus, teacher_from_name
+    from .teacher import teacher_from_name
+    from .corpus import sample_corpus
     exs = list(train) + list(heldout)
     t = teacher_from_name(s.teacher, task=s.task, split="train")
     try:

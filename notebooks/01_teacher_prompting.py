@@ -41,7 +41,8 @@ PROFILE = "course"
 
 # %%
 from helpers import evaluate, plots, prompts, results, show
-from helpers.teacher import sample_corpus, teacher_from_name
+from helpers.teacher import teacher_from_name
+from helpers.corpus import sample_corpus
 from helpers.tasks import load_task
 
 run = results.start("01_teacher_prompting", PROFILE)

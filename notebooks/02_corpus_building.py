@@ -44,7 +44,8 @@ PROFILE = "course"
 from helpers import plots, protocol, results, show
 from helpers.corpus import corpus_stats
 from helpers.tasks import load_task
-from helpers.teacher import sample_corpus, teacher_from_name
+from helpers.teacher import teacher_from_name
+from helpers.corpus import sample_corpus
 
 run = results.start("02_corpus_building", PROFILE)
 n_q = run.profile.corpus.n_questions

@@ -52,7 +52,8 @@ PROFILE = "course"
 # %%
 from helpers import plots, protocol, results, show, targets
 from helpers.corpus import corpus_stats, only_questions
-from helpers.teacher import sample_corpus, teacher_from_name
+from helpers.teacher import teacher_from_name
+from helpers.corpus import sample_corpus
 from helpers.train import loss_tokens
 
 run = results.start("03_distillation", PROFILE)

@@ -44,7 +44,8 @@ PROFILE = "course"
 # %%
 from helpers import plots, protocol, results, show, targets
 from helpers.corpus import first_n, only_questions
-from helpers.teacher import sample_corpus, teacher_from_name
+from helpers.teacher import teacher_from_name
+from helpers.corpus import sample_corpus
 
 run = results.start("04_self_consistency", PROFILE)
 P = run.profile.protocol()

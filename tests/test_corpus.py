@@ -6,7 +6,8 @@ import pytest
 from helpers.corpus import (PAPER_DISCARD_RATES, Corpus, CorpusEntry, Sample, corpus_stats, load_corpus,
                             save_corpus)
 from helpers.tasks import DataError, load_task
-from helpers.teacher import ReplayTeacher, sample_corpus
+from helpers.teacher import ReplayTeacher
+from helpers.corpus import sample_corpus
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,8 @@ import pytest
 from helpers.corpus import Corpus, CorpusEntry, Sample, unique_bigrams
 from helpers.downsample import (cluster_labels, downsample, open_endedness_quotas, pick_diverse)
 from helpers.tasks import load_task
-from helpers.teacher import ReplayTeacher, sample_corpus
+from helpers.teacher import ReplayTeacher
+from helpers.corpus import sample_corpus
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,8 @@ import pytest
 from helpers.corpus import save_corpus
 from helpers.sample_cache import cache_path_for
 from helpers.tasks import load_task
-from helpers.teacher import HTTPTeacher, sample_corpus
+from helpers.teacher import HTTPTeacher
+from helpers.corpus import sample_corpus
 
 REPO = Path(__file__).resolve().parent.parent
 SECRET = "sk-cotlab-test-secret-do-not-store"

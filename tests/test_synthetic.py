@@ -11,7 +11,8 @@ import pytest
 from helpers import synthetic
 from helpers.prompts import extract_answer, rationale_conclusion
 from helpers.tasks import load_task
-from helpers.teacher import ScriptedTeacher, sample_corpus, teacher_from_name
+from helpers.teacher import ScriptedTeacher, teacher_from_name
+from helpers.corpus import sample_corpus
 
 SMALL = synthetic.CoinFlipConfig(sizes=(("train", 60), ("dev", 20), ("test", 20)), seed=7)
 

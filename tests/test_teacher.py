@@ -15,7 +15,8 @@ from helpers.corpus import load_corpus
 from helpers.prompts import build_prompt, extract_answer
 from helpers.sample_cache import SampleCache, cache_path_for
 from helpers.tasks import DataError, load_task
-from helpers.teacher import LocalTeacher, cut_completion, sample_corpus
+from helpers.teacher import LocalTeacher, cut_completion
+from helpers.corpus import sample_corpus
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -46,7 +47,8 @@ def test_local_teacher_samples_logprobs_cache_and_determinism(teacher, data_dir,
     tok, model = teacher.tok, teacher.model
     prompts = [build_prompt(ex, shots=1) for ex in exs]
     assert len(set(len(tok(p)["input_ids"]) for p in prompts)) == 2
-    from helpers.teacher import SampleParams, request_key
+    from helpers.teacher import SampleParams
+        from helpers.corpus import request_key
     for ex, prompt, entry in zip(exs, prompts, c1.entries):
         p_ids = tok(prompt)["input_ids"]
         key = request_key(teacher.teacher_id, prompt, SampleParams(2, 1.0, 12))

@@ -78,6 +78,20 @@ def test_collated_labels_mask_the_prompt_and_keep_the_completion(smollm, tmp_pat
     assert seen == completions
 
 
+def test_loss_tokens_shows_what_the_trainer_trains_on(smollm, tmp_path, quarel_pairs_by_condition):
+    """The notebooks' loss-mask display (:func:`helpers.train.loss_tokens`) marks exactly the tokens that
+    carry loss in a real collated batch."""
+    from helpers.train import loss_tokens
+    tok, model = _fresh(smollm)
+    tok.padding_side = "right"
+    pair = quarel_pairs_by_condition["greedy_cot"][0]
+    trainer = build_trainer(tok, model, [pair], TrainConfig(batch_size=1, max_seq_len=192), tmp_path / "tr")
+    ((ids, labels, _),) = _sequences(next(iter(trainer.get_train_dataloader())))
+    shown = loss_tokens(tok, pair, 192)
+    assert [t for t, _ in shown] == [tok.decode([int(i)]) for i in ids]
+    assert [flag for _, flag in shown] == [int(l) != -100 for l in labels]
+
+
 def test_packed_batch_gives_each_sequence_its_unpacked_loss(smollm, tmp_path, quarel_pairs_by_condition,
                                                            monkeypatch):
     """The trainer's CPU path — a padding-free (packed) batch, attention within each sequence, the compact
