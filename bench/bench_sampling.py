@@ -10,13 +10,20 @@ log-probs and stop criteria included):
 * ``batched_shared`` — one call for N samples with the prompt encoded once and its KV cache repeated
   N times (``LocalTeacher(share_prefill=True)``, the default).
 
-Each round runs the three modes back to back (``--repeats`` rounds). Reported: generated tokens /
+The teacher's weights are in the machine's precision (:func:`helpers.precision.inference_dtype`:
+bf16 where the CPU has native bf16 and the timed check found it faster); ``batched_shared`` is also
+measured in the other precision (fp32, or bf16 where native but not chosen), in the same rounds.
+Every record names its ``dtype`` (``chosen``: the default one).
+
+Each round runs the modes back to back (``--repeats`` rounds). Reported: generated tokens /
 wall-clock second over all rounds (and the best round), prompt prefill included, one JSON line
 per (model, mode) on stdout as ``python -m helpers bench`` expects. Samples stop
 early at the end of the answer sentence, so token counts differ between modes; tokens/s is
 the comparable number.
 
     python bench/bench_sampling.py [--models smollm2-135m qwen2.5-0.5b] [--n 4] [--max-new-tokens 32] [--repeats 2]
+
+Env: ``BENCH_THREADS`` (torch threads; default torch's).
 """
 from __future__ import annotations
 
@@ -40,27 +47,41 @@ def bench_model(name: str, n: int = 8, max_new_tokens: int = 48, shots: int = 3,
     from helpers.tasks import load_task
     from helpers.teacher import LocalTeacher
 
+    from helpers.precision import BF16_FLAGS, cpu_flags
+
     t0 = time.perf_counter()
-    teacher = LocalTeacher(name)
+    teacher = LocalTeacher(name)                  # weights in the machine's precision (helpers.precision)
     load_s = time.perf_counter() - t0
+    dtype = teacher.describe()["dtype"]
+    # the other precision, default mode only: fp32 where bf16 was chosen, bf16 where the CPU has it natively
+    native = torch.cuda.is_available() and torch.cuda.is_bf16_supported() or \
+        any(f in cpu_flags()[1] for f in BF16_FLAGS)
+    other_dtype = torch.float32 if dtype == "bfloat16" else (torch.bfloat16 if native else None)
+    other = LocalTeacher(name, dtype=other_dtype) if other_dtype is not None else None
     ex = load_task("quarel", "train", limit=1)[0]
     prompt = build_prompt(ex, shots=shots)
     prompt_tokens = len(teacher.tok(prompt)["input_ids"])
-    teacher.sample_batch([prompt], 1, 1.0, 4, seed)                       # warm-up
+    for t in (teacher, other):
+        if t is not None:
+            t.sample_batch([prompt], 1, 1.0, 4, seed)                       # warm-up
     out: dict = {"model": name, "n": n, "max_new_tokens": max_new_tokens, "prompt_tokens": prompt_tokens,
-                 "load_s": round(load_s, 2), "torch_threads": torch.get_num_threads(), "repeats": repeats}
-    modes = ("batch1", "batched", "batched_shared")
+                 "load_s": round(load_s, 2), "torch_threads": torch.get_num_threads(), "repeats": repeats,
+                 "dtype": dtype}
+    modes = ("batch1", "batched", "batched_shared") + (("other_precision",) if other is not None else ())
     runs: dict[str, list[tuple[int, float]]] = {m: [] for m in modes}
     for r in range(repeats):                     # modes interleaved, so a load change hits all of them
         for mode in modes:
-            teacher.share_prefill = mode == "batched_shared"
+            tch = other if mode == "other_precision" else teacher
+            tch.share_prefill = mode in ("batched_shared", "other_precision")
             t = time.perf_counter()
             if mode == "batch1":
-                comps = [teacher.sample_batch([prompt], 1, 1.0, max_new_tokens, seed + 1000 * r + i)[0][0]
+                comps = [tch.sample_batch([prompt], 1, 1.0, max_new_tokens, seed + 1000 * r + i)[0][0]
                          for i in range(n)]
             else:
-                comps = teacher.sample_batch([prompt], n, 1.0, max_new_tokens, seed + 1000 * r)[0]
+                comps = tch.sample_batch([prompt], n, 1.0, max_new_tokens, seed + 1000 * r)[0]
             runs[mode].append((sum(c.n_tokens or 0 for c in comps), time.perf_counter() - t))
+    if other is not None:
+        out["other_dtype"] = other.describe()["dtype"]
     for mode in modes:
         best = max(runs[mode], key=lambda x: x[0] / x[1])
         toks, secs = sum(x[0] for x in runs[mode]), sum(x[1] for x in runs[mode])
@@ -89,16 +110,27 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=2, help="rounds, modes interleaved within each")
     ap.add_argument("--out", default=None, help="write the results JSON here")
     a = ap.parse_args(argv)
+    import os
+
+    import torch
+    if os.environ.get("BENCH_THREADS"):
+        torch.set_num_threads(int(os.environ["BENCH_THREADS"]))
     res = run(a.models, a.n, a.max_new_tokens, a.out, a.repeats)
     for r in res["results"]:                     # one JSON line per measurement (helpers.bench protocol)
-        for mode in ("batch1", "batched", "batched_shared"):
+        for mode in ("batch1", "batched", "batched_shared", "other_precision"):
+            if mode not in r:
+                continue
             m = r[mode]
-            print(json.dumps({"bench": "sampling", "metric": f"tokens_per_s:{r['model']}:{mode}",
-                              "value": m["tokens_per_s"], "unit": "tokens/s", "model": r["model"], "mode": mode,
+            dtype = r["other_dtype"] if mode == "other_precision" else r["dtype"]
+            name = "batched_shared" if mode == "other_precision" else mode
+            print(json.dumps({"bench": "sampling", "metric": f"tokens_per_s:{r['model']}:{name}:{dtype}",
+                              "value": m["tokens_per_s"], "unit": "tokens/s", "model": r["model"], "mode": name,
+                              "dtype": dtype, "chosen": mode != "other_precision",
                               "n": r["n"], "max_new_tokens": r["max_new_tokens"],
                               "prompt_tokens": r["prompt_tokens"], "generated_tokens": m["generated_tokens"],
                               "seconds": m["seconds"], "best_tokens_per_s": m["best_tokens_per_s"],
-                              "repeats": r["repeats"], "torch_threads": r["torch_threads"]}), flush=True)
+                              "repeats": r["repeats"], "torch_threads": r["torch_threads"],
+                              "load_avg_1m": round(os.getloadavg()[0], 2)}), flush=True)
     for r in res["results"]:
         print(f"{r['model']:>14}: batch 1 {r['batch1']['tokens_per_s']:7.1f} tok/s | batched n={r['n']} "
               f"{r['batched']['tokens_per_s']:7.1f} tok/s (x{r['speedup']}) | shared prefill "

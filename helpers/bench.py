@@ -4,8 +4,11 @@ Each bench script prints one JSON object per measurement on stdout, e.g.
 ``{"bench": "sampling", "metric": "tokens_per_s", "value": 141.2, "unit": "tokens/s", ...}``; other
 stdout lines are passed through as progress. The scripts run one at a time (timings must not share the
 CPU) in a subprocess with the venv python. Results go to ``results/bench.json`` (or ``--out``), one
-entry per script with its own provenance (git commit, CPU count, torch threads), so a ``--only`` rerun
-replaces just the scripts it ran.
+entry per script with its own provenance (git commit, CPU count, CPU model and its avx2 / avx512f /
+avx512_bf16 / amx_bf16 / amx_tile flags, load average, torch threads, the precision choice of
+:func:`helpers.precision.choose_precision`), so a ``--only`` rerun replaces just the scripts it ran.
+``BENCH_THREADS=N`` makes the scripts run torch on N threads (default: torch's, all cores); every
+record carries the ``torch_threads`` it ran with.
 """
 from __future__ import annotations
 
@@ -47,10 +50,19 @@ def machine_info() -> dict[str, Any]:
         threads, torch_version = torch.get_num_threads(), torch.__version__
     except ImportError:                                   # torch is a dependency; keep the stamp robust
         threads, torch_version = None, None
+    from .precision import choose_precision, cpu_flags, relevant_flags
+    cpu_model, flags = cpu_flags()
+    try:
+        choice = choose_precision() if torch_version else None
+    except Exception as e:                               # the stamp must not fail a benchmark run
+        choice = {"error": repr(e)}
     return {"cpu_count": os.cpu_count(),
             "cpus_available": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
             "torch_threads": threads, "torch": torch_version, "python": platform.python_version(),
-            "platform": platform.platform(), "processor": platform.processor() or platform.machine()}
+            "platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "cpu_model": cpu_model, "cpu_flags": relevant_flags(flags),
+            "load_avg": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
+            "bench_threads": os.environ.get("BENCH_THREADS"), "precision": choice}
 
 
 def emit_line(bench: str, metric: str, value: float, unit: str, **extra: Any) -> None:

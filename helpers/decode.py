@@ -267,10 +267,12 @@ DECODE_CACHE_VERSION = 1
 
 def decode_student(student: Any, examples: Sequence[Example], *, method: str = "greedy", k: int = 1,
                    temperature: float | None = None, max_new_tokens: int = 96, seed: int = 0,
-                   batch_size: int = 16, progress: bool = False) -> list[Prediction]:
+                   batch_size: int = 16, stop_at_answer: bool | None = None,
+                   progress: bool = False) -> list[Prediction]:
     """:func:`decode` with a trained student (:class:`helpers.train.Student`), cached under
     ``$COTLAB_CACHE/decodes/`` by (student key, example ids, decoding parameters): a finished decode is
-    never recomputed. Self-consistency stops each sample at its answer (the vote needs nothing after it)."""
+    never recomputed. ``stop_at_answer`` (default: for self-consistency only) ends each sample once it has
+    an answer — the vote needs nothing after it, nor does an answer-first student (CoT after the label)."""
     import json
 
     from . import config
@@ -278,7 +280,8 @@ def decode_student(student: Any, examples: Sequence[Example], *, method: str = "
     sc = method == "sc"
     params = {"method": method, "k": k if sc else 1, "temperature": temperature if sc else None,
               "max_new_tokens": max_new_tokens, "seed": seed, "batch_size": batch_size}
-    if sc:
+    stop = sc if stop_at_answer is None else stop_at_answer
+    if stop:
         params["stop_at_answer"] = True
     from .precision import use_bf16
     if use_bf16():                  # bf16 decodes can differ from fp32 ones: cached apart (fp32 keys unchanged)
@@ -292,7 +295,7 @@ def decode_student(student: Any, examples: Sequence[Example], *, method: str = "
     import torch
     tok, model = student.load(dtype=torch.bfloat16) if params.get("precision") == "bf16" else student.load()
     preds = decode(model, tok, examples, method=method, k=k, temperature=temperature or 0.7,
-                   max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed, stop_at_answer=sc,
+                   max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed, stop_at_answer=stop,
                    progress=progress)
     del model
     write_json(path, {"student": student.key, "params": params, "predictions": [p.to_dict() for p in preds]})

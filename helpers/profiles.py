@@ -61,16 +61,17 @@ class Distill:
     teacher: str = "scripted:0.1"
     n_samples: int = 5                    # N CoTs per question for SCoTD
     n_train: int | None = 300             # training questions (None: all but the held-out slice)
-    n_heldout: int = 64                   # held-out slice of train (diagnostics / selection, never reported)
+    n_heldout: int = 32                   # held-out slice of train (diagnostics / selection, never reported)
     eval_limit: int | None = None         # None = the full evaluation split (only smoke truncates)
-    budget: Budget = Budget(steps=40)
+    budget: Budget = Budget(steps=40)     # 24 steps left a CoT student at chance on the coin flip (results/sweep/)
     max_seq_len: int = 256
     lora: bool = False
     max_new_tokens: int = 96
     sc_k: int = 5
     sc_temperature: float = 0.7
-    n_diag_train: int = 32                # training questions decoded for the fit diagnostic
-    rationale_counts: tuple[int, ...] = (1, 2, 5)   # notebook 04: SCoTD with N CoTs per question
+    n_diag_train: int = 16                # training questions decoded for the fit diagnostic
+    rationale_counts: tuple[int, ...] = (1, 5)      # notebook 04: SCoTD with N CoTs per question (N=1: Greedy-CoT)
+    curve_setting: str = "supervised"     # notebook 04's N curve: supervised (reuses 03's students) | few_shot (paper)
 
 
 @dataclass(frozen=True)
@@ -149,8 +150,8 @@ PROFILES: dict[str, Profile] = {
         name="course", student="smollm2-135m", seeds=(0, 1, 2), budget_minutes=90,
         notes="2-core CPU laptop: the generated coin-flip task with a scripted teacher (10% slips per step), "
               "SmolLM2-135M, 3 seeds, matched budgets, full dev split.",
-        prompting=Prompting(task="coinflip", teacher="qwen2.5-0.5b", n_questions=48, shots=4, sc_k=3,
-                            max_new_tokens=96, n_live=4, n_samples=5),
+        prompting=Prompting(task="coinflip", teacher="qwen2.5-0.5b", n_questions=32, shots=4, sc_k=3,
+                            max_new_tokens=80, n_live=4, n_samples=5),
         corpus=CorpusStudy(n_questions=200),
         distill=Distill(),
     ),
@@ -163,7 +164,7 @@ PROFILES: dict[str, Profile] = {
         corpus=CorpusStudy(n_questions=None),
         distill=Distill(task="quarel", teacher="replay:mario_gpt3", n_samples=5, n_train=None, n_heldout=64,
                         budget=Budget(steps=600, batch_size=8, lr=1e-4), max_seq_len=320, max_new_tokens=96,
-                        sc_k=5, n_diag_train=64, rationale_counts=(1, 2, 3, 5)),
+                        sc_k=5, n_diag_train=64, rationale_counts=(1, 2, 3, 5), curve_setting="few_shot"),
     ),
     "paper": Profile(
         name="paper", student="facebook/opt-1.3b", seeds=(0, 1, 2), budget_minutes=0,
@@ -173,7 +174,7 @@ PROFILES: dict[str, Profile] = {
         corpus=CorpusStudy(n_questions=None),
         distill=Distill(task="quarel", teacher="endpoint", n_samples=30, n_train=None, n_heldout=128,
                         budget=Budget(steps=3000, batch_size=32, lr=2e-5), max_seq_len=512, max_new_tokens=128,
-                        sc_k=30, n_diag_train=128, rationale_counts=(1, 5, 10, 20, 30)),
+                        sc_k=30, n_diag_train=128, rationale_counts=(1, 5, 10, 20, 30), curve_setting="few_shot"),
     ),
 }
 

@@ -4,10 +4,16 @@
   completion. :func:`check_pairs` refuses, before training, any pair whose completion would be cut
   away entirely by ``max_seq_len`` (TRL would otherwise drop it silently), and the trainer's dataset is
   checked to still hold every pair.
-* **Padding.** Length-grouped batches (``train_sampling_strategy="group_by_length"``): each batch holds
-  sequences of similar length, so little compute goes to padding. (TRL's padding-free mode needs
-  FlashAttention, which CPUs lack.) The metadata records real and padded token counts.
-* **Precision.** bf16 autocast when the CPU supports it (``bf16=None`` → auto), fp32 weights.
+* **Batches.** Length-grouped (``train_sampling_strategy="group_by_length"``). On CPU they are
+  padding-free: a step's sequences are concatenated into one row with per-sequence ``position_ids``
+  (TRL's padding-free collator) and attention stays within each sequence (:func:`_per_sequence_attention`);
+  the LM head scores only the loss positions (:func:`use_compact_lm_head`). A step holds the same
+  sequences and each gets the same loss as in a padded batch (``tests/test_train.py``). Elsewhere
+  (GPUs) TRL's padded batches and fused head are used. The metadata records real and padded token counts.
+* **Precision.** bf16 autocast (fp32 weights) where :func:`helpers.precision.choose_precision` picks it
+  (``bf16=None`` → auto): a GPU with bf16, or a CPU with native bf16 (``avx512_bf16``/``amx_bf16``) on
+  which a timed check found bf16 faster; fp32 otherwise. bf16 on CPU uses eager attention. The choice
+  and its reason are stored in the student metadata.
 * **LoRA** (``lora=True``): peft adapters on all linear layers, merged into the weights on save, so a
   saved student is always a plain transformers checkpoint.
 * **Early stopping** on dev accuracy (every ``eval_every`` steps the caller's ``dev_eval(model, tokenizer)``
@@ -346,19 +352,26 @@ def _per_sequence_attention(module, query, key, value, attention_mask, scaling=N
     if cu is None or query.shape[0] != 1 or query.shape[2] != key.shape[2]:
         return eager_attention_forward(module, query, key, value, attention_mask, scaling=scaling,
                                        dropout=dropout, **kwargs)
+    # under bf16 autocast the rotated queries are still fp32 (RoPE's fp32 cos/sin): ask autocast, not the dtype
+    low = query.dtype != torch.float32 or torch.is_autocast_enabled(query.device.type)
+    if low and query.dtype == torch.float32:
+        dt = torch.get_autocast_dtype(query.device.type)
+        query, key, value = query.to(dt), key.to(dt), value.to(dt)
     n_rep = getattr(module, "num_key_value_groups", 1)
     key, value = repeat_kv(key, n_rep), repeat_kv(value, n_rep)
     scaling = query.shape[-1] ** -0.5 if scaling is None else scaling
     bounds = cu.tolist()
+    lengths = [e - s for s, e in zip(bounds[:-1], bounds[1:])]
     outs = []
-    for s, e in zip(bounds[:-1], bounds[1:]):
-        q, k, v = query[:, :, s:e], key[:, :, s:e], value[:, :, s:e]
-        if q.dtype == torch.float32:
+    # split, not slices: the backward of a split is one concatenation
+    for q, k, v in zip(query.split(lengths, 2), key.split(lengths, 2), value.split(lengths, 2)):
+        if not low:
             o = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout if module.training else 0.0,
                                                is_causal=True, scale=scaling)
         else:
+            n = q.shape[2]
             w = torch.matmul(q, k.transpose(2, 3)) * scaling
-            w = w.masked_fill(torch.ones(e - s, e - s, dtype=torch.bool, device=q.device).triu(1), float("-inf"))
+            w = w.masked_fill(torch.ones(n, n, dtype=torch.bool, device=q.device).triu(1), float("-inf"))
             w = F.dropout(torch.softmax(w, dim=-1, dtype=torch.float32).to(q.dtype), p=dropout,
                           training=module.training)
             o = torch.matmul(w, v)

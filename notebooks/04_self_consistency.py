@@ -33,8 +33,8 @@
 #   k=30 at T=0.7; here the profile's `sc_k`). *Supervised*: gold labels, only correct CoTs (notebook
 #   03's students, reused from the cache). *Few-shot*: no gold labels — every CoT with the teacher's own
 #   answer, wrong ones included.
-# * **Table 3(b) / Fig. 2** — few-shot SCoTD trained on the first N CoTs per question (the profile's
-#   `rationale_counts`; paper: 1, 5, 10, 20, 30), each decoded both ways.
+# * **Table 3(b) / Fig. 2** — SCoTD trained on N CoTs per question (the profile's `rationale_counts`;
+#   paper: few-shot, 1, 5, 10, 20, 30), each decoded both ways.
 #
 # Same protocol as notebook 03: one training budget for every student, every seed, the full dev split.
 
@@ -88,21 +88,25 @@ plots.savefig(fig, "04_table3a_self_consistency");
 # %% [markdown]
 # ## Table 3(b): accuracy against CoTs per question
 #
-# Few-shot SCoTD on the first N CoTs of each question. N = the profile's largest count is Table 3(a)'s
-# few-shot student (reused). Every N trains for the same number of steps: more CoTs per question means
-# more *distinct* targets, not more training.
+# SCoTD on N CoTs per question in the profile's `curve_setting`: N = 1 is the teacher's most likely CoT
+# (Greedy-CoT) and N > 1 the first N CoTs of each question (SCoTD). Every N trains for the same number of
+# steps: more CoTs per question means more *distinct* targets, not more training. The paper's curve is
+# few-shot (`lab`, `paper`); `course` draws it in the supervised setting, where N = 1 and N = 5 are
+# notebook 03's Greedy-CoT and SCoTD students (reused from the cache), so it costs decodes only.
 
 # %%
 rows_b = []
+curve = run.profile.distill.curve_setting
 for n in run.profile.distill.rationale_counts:
     for seed in P.seeds:
-        pairs = targets.pairs_from_corpus(first_n(train_corpus, n), "scotd", supervised=False, seed=seed)
-        student = protocol.fit(P, pairs, seed=seed, info={"condition": "scotd", "setting": "few_shot",
-                                                          "n_rationales": n})
+        cond = "greedy_cot" if n == 1 else "scotd"
+        pairs = targets.pairs_from_corpus(first_n(train_corpus, n) if n > 1 else train_corpus, cond,
+                                          supervised=curve == "supervised", seed=seed)
+        student = protocol.fit(P, pairs, seed=seed, info={"condition": cond, "setting": curve, "n_rationales": n})
         for method in ("greedy", "sc"):
             preds = protocol.decode(P, student, dev, method, seed=seed)
             rows_b.append(protocol.score(P, student, preds, dev, condition=f"N={n}", seed=seed, decode=method,
-                                         n_rationales=n, decode_method=method, diagnostics=False))
+                                         setting=curve, n_rationales=n, decode_method=method, diagnostics=False))
 n_min = min(run.profile.distill.rationale_counts)
 summary_b = protocol.summarize(rows_b, group=("decode", "condition"), baseline=f"N={n_min}", carry=("n_rationales",),
                                paper=lambda r: results.paper_value("3b", task=P.task, n_rationales=r["n_rationales"],
@@ -111,7 +115,7 @@ results.summary_frame(summary_b, keys=("decode", "n_rationales"))
 
 # %%
 fig = plots.rationales_curve(summary_b, paper=results.paper_curve("3b", task=P.task), chance=show.CHANCE.get(P.task),
-                             title=f"SCoTD Table 3(b) — few-shot SCoTD on {P.task}: CoTs per question")
+                             title=f"SCoTD Table 3(b) — {curve} SCoTD on {P.task}: CoTs per question")
 plots.savefig(fig, "04_table3b_rationales");
 
 # %% [markdown]
@@ -126,9 +130,9 @@ run.save_table("table3a_self_consistency", summary_a, title="SCoTD Table 3(a) �
                description=f"{P.task}: SCoTD students, greedy vs self-consistency (k={P.sc_k}, T={P.sc_temperature}; "
                            f"paper: k=30, T=0.7); Δ and p against greedy decoding of the same students.",
                data=results.data_info(train_corpus, dev), extra={"protocol": P.to_dict(), "per_student": rows_a})
-run.save_table("table3b_rationales", summary_b, title="SCoTD Table 3(b) — few-shot SCoTD vs CoTs per question",
+run.save_table("table3b_rationales", summary_b, title="SCoTD Table 3(b) — SCoTD vs CoTs per question",
                columns=["decode", "n_rationales"],
-               description=f"{P.task}: few-shot SCoTD trained on the first N CoTs per question at one budget; "
-                           f"Δ and p against N={n_min} (paper N: 1, 5, 10, 20, 30).",
+               description=f"{P.task}: {curve} SCoTD on N CoTs per question (N=1: Greedy-CoT) at one budget; "
+                           f"Δ and p against N={n_min} (paper: few-shot, N = 1, 5, 10, 20, 30).",
                data=results.data_info(train_corpus, dev), extra={"protocol": P.to_dict(), "per_student": rows_b})
 run.finish(FIGURES);
