@@ -34,7 +34,7 @@ def logit_lens(model: Any, tokenizer: Any, prompt: str, answer: str) -> list[flo
     import torch
 
     norm, head = _final_norm_and_head(model)
-    ids = tokenizer(prompt, return_tensors="pt")
+    ids = tokenizer(prompt, return_tensors="pt").to(model.device)
     target = tokenizer(prompt + answer, add_special_tokens=True)["input_ids"][ids["input_ids"].shape[1]]
     with torch.no_grad():
         out = model(**ids, output_hidden_states=True)

@@ -131,17 +131,31 @@ def inference_model(model: Any, precision: str = "auto") -> tuple[Any, str]:
     return model, prec
 
 
+_BF16_COPIES: Any = None         # WeakKeyDictionary: fp32 model -> (weights' versions, its bf16 copy)
+
+
 def _bf16_copy(model: Any) -> Any:
     """A copy of ``model`` with bf16 parameters (tied weights stay tied; buffers such as RoPE frequencies
-    stay fp32); the fp32 weights are never copied."""
+    stay fp32); the fp32 weights are never copied. Kept (weakly, per model) until a weight of ``model``
+    changes in place, so repeated decodes of one model cast it once."""
     import copy
+    import weakref
 
     import torch
+    global _BF16_COPIES
+    if _BF16_COPIES is None:
+        _BF16_COPIES = weakref.WeakKeyDictionary()
+    versions = tuple((id(p), p._version) for p in model.parameters())
+    hit = _BF16_COPIES.get(model)
+    if hit is not None and hit[0] == versions:
+        return hit[1]
     memo: dict[int, Any] = {}
     for p in model.parameters():
         if id(p) not in memo and p.is_floating_point():
             memo[id(p)] = torch.nn.Parameter(p.detach().to(torch.bfloat16), requires_grad=False)
-    return copy.deepcopy(model, memo)
+    clone = copy.deepcopy(model, memo)
+    _BF16_COPIES[model] = (versions, clone)
+    return clone
 
 
 def generate(model: Any, tokenizer: Any, examples: Sequence[Example], *, k: int = 1, do_sample: bool = False,

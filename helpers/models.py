@@ -325,7 +325,8 @@ def resolve(name_or_path: str) -> Path | str:
 
 
 def load_model(name_or_path: str, dtype: Any = None, device: str | None = None):
-    """Return ``(tokenizer, model)`` in eval mode. ``pad_token`` is set; ``padding_side='left'``."""
+    """Return ``(tokenizer, model)`` in eval mode. ``pad_token`` is set; ``padding_side='left'``. The model
+    goes to ``device``, else ``$COTLAB_DEVICE``, else the GPU when torch sees one (CPU otherwise)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -341,8 +342,9 @@ def load_model(name_or_path: str, dtype: Any = None, device: str | None = None):
     tok.padding_side = "left"
     if model.generation_config is not None:
         model.generation_config.pad_token_id = tok.pad_token_id
-    if device:
-        model.to(device)
+    device = device or os.environ.get("COTLAB_DEVICE") or ("cuda" if torch.cuda.is_available() else None)
+    if device and device != "cpu":
+        model.to(device)        # a GPU when there is one (the paper profile); inputs follow model.device
     model.eval()
     return tok, model
 

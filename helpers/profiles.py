@@ -150,7 +150,7 @@ PROFILES: dict[str, Profile] = {
         name="course", student="smollm2-135m", seeds=(0, 1, 2), budget_minutes=90,
         notes="2-core CPU laptop: the generated coin-flip task with a scripted teacher (10% slips per step), "
               "SmolLM2-135M, 3 seeds, matched budgets, full dev split.",
-        prompting=Prompting(task="coinflip", teacher="qwen2.5-0.5b", n_questions=32, shots=4, sc_k=3,
+        prompting=Prompting(task="coinflip", teacher="qwen2.5-0.5b", n_questions=24, shots=4, sc_k=3,
                             max_new_tokens=80, n_live=4, n_samples=5),
         corpus=CorpusStudy(n_questions=200),
         distill=Distill(),

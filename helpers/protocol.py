@@ -200,7 +200,8 @@ def answer_token_loss(student: Any, pairs: Sequence[Any], batch_size: int = 16) 
             for r, x in enumerate(ids):                      # right padding: positions stay 0..len-1
                 inp[r, :len(x)] = torch.tensor(x)
                 att[r, :len(x)] = 1
-            logp = torch.log_softmax(model(input_ids=inp, attention_mask=att).logits.float(), dim=-1)
+            logits = model(input_ids=inp.to(model.device), attention_mask=att.to(model.device)).logits
+            logp = torch.log_softmax(logits.float(), dim=-1).cpu()
             for r, span in enumerate(spans):
                 for j in span:
                     total -= float(logp[r, j - 1, inp[r, j]])

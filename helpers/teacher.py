@@ -190,7 +190,7 @@ class LocalTeacher(Teacher):
         import torch
         from transformers import StoppingCriteriaList
 
-        enc = self.tok(prompts, return_tensors="pt", padding=True)
+        enc = self.tok(prompts, return_tensors="pt", padding=True).to(self.model.device)
         prompt_len = enc["input_ids"].shape[1]
         n_in = enc["attention_mask"].sum(dim=1).tolist()
         crit = _StopCriteria(self.tok, prompt_len, stop, self.eos_ids)

@@ -110,6 +110,11 @@ def test_decode_precision_bf16_copy_fp32_as_is_and_trained_models_as_given(smoll
     assert {p.dtype for p in copy.parameters()} == {torch.bfloat16}
     assert {p.dtype for p in model.parameters()} == {torch.float32}
     assert copy.get_output_embeddings().weight is copy.get_input_embeddings().weight        # still tied
+    assert D.inference_model(model, "bf16")[0] is copy                   # cast once per model ...
+    w = model.get_output_embeddings().weight
+    with torch.no_grad():
+        w.add_(0.0)                                                      # ... until a weight changes in place
+    assert D.inference_model(model, "bf16")[0] is not copy
     assert D.inference_model(model, "fp32") == (model, "fp32")
     assert D.decode_precision(answering[1], "bf16") == "as given"
     monkeypatch.setattr("helpers.precision.use_bf16", lambda: False)
