@@ -48,7 +48,7 @@ def test_local_teacher_samples_logprobs_cache_and_determinism(teacher, data_dir,
     prompts = [build_prompt(ex, shots=1) for ex in exs]
     assert len(set(len(tok(p)["input_ids"]) for p in prompts)) == 2
     from helpers.teacher import SampleParams
-        from helpers.corpus import request_key
+    from helpers.corpus import request_key
     for ex, prompt, entry in zip(exs, prompts, c1.entries):
         p_ids = tok(prompt)["input_ids"]
         key = request_key(teacher.teacher_id, prompt, SampleParams(2, 1.0, 12))
