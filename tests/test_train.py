@@ -285,4 +285,4 @@ def test_dev_accuracy_stopper_takes_an_evaluation_callable():
     assert control.should_training_stop and stopper.best_step == 4 and seen == [model] * 4
     assert [h["step"] for h in stopper.history] == [2, 4, 6, 8]
     stopper._restore(model)
-    assert torch.equal(model.weight.detach(), best)
+    assert torch.allclose(model.weight.detach(), best)          # (w+3)-1 vs w+2: equal up to rounding
