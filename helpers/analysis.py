@@ -1,20 +1,36 @@
-"""Looking inside students: the home of the Wadhwa et al. analyses (RQ1 Fig. 2, RQ3).
+"""Looking inside students: the home of the Wadhwa et al. analyses (RQ1 Fig. 2, RQ3 Table 3).
 
-Data flow: a trained student (:mod:`helpers.train`) and examples in, per-layer or per-token numbers out;
-notebooks 10–12 plot them. Sections:
+Data flow: a trained student (:mod:`helpers.train`; ``Student.load()`` gives ``(tokenizer, model)``) and
+examples in, per-layer or per-token numbers out; notebooks 10–12 plot them. Sections:
 
-* **Lens** (RQ1 Fig. 2) — :func:`logit_lens`: the probability of the gold answer token at the label
-  position read from every layer's residual stream through the model's final norm and unembedding
-  (nostalgebraist 2020). A *tuned* lens (Belrose et al. 2023, the ``tuned-lens`` package) trains one
-  affine translator per layer; it belongs here beside the logit lens.
-* **Attribution** (RQ3 Table 3) — integrated gradients over rationale tokens (captum), to pick the
-  top-k tokens a student relies on.
-* **Word vectors** (RQ3) — nearest GloVe neighbours of rationale words (gensim,
-  :func:`helpers.models.load_word_vectors`).
+* **The label position** — :func:`label_context`: the token ids up to the first token at which the
+  options' answer sentences differ (``"(b)"`` → ``"b"``), and the gold token there;
+  :func:`label_position_items` builds them from a student's own generations.
+* **Lens** (RQ1 Fig. 2) — :func:`logit_lens` / :func:`lens_curves` (a prompt and an answer string) and
+  :func:`lens_confidence` (items × layers at the label position): the probability of the gold label
+  read from every layer's residual stream through the final norm and unembedding (nostalgebraist
+  2020), or through a *tuned lens* (Belrose et al. 2023): :func:`train_tuned_lens` trains the
+  ``tuned-lens`` package's ``TunedLens`` (one affine translator per layer) on the student's own
+  training texts; :func:`layer_kl` measures KL(final ‖ lens) per layer. :func:`mean_band` and
+  :func:`paired_difference` summarise the curves.
+* **Attribution** (RQ3 Table 3) — :func:`rationale_attributions`: integrated gradients (captum,
+  bounded ``internal_batch_size``) of the gold label's log-probability over a CoT-before student's
+  rationale tokens; :func:`top_k_tokens` keeps the top 15 words in rationale order.
+* **Word vectors** (RQ3 "Word2Vec based") — :func:`glove_neighbours` (each key word → a nearest GloVe
+  neighbour; gensim, :func:`helpers.models.load_word_vectors`) and :func:`label_neighbours` (the
+  paper's variant: the 15 words nearest the label).
+* **Human-marked tokens** (RQ3 "Human Labels") — :func:`human_marked_words`: CoS-E highlights for
+  CSQA; :data:`HUMAN_MARKS` / :data:`NO_HUMAN_MARKS` say what stands in and where nothing does.
 """
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import Any, Sequence
+
+from .prompts import ANSWER_PREFIX, format_answer, format_input
+from .rationales import load_rationales
+from .tasks import Example
 
 
 def _final_norm_and_head(model: Any) -> tuple[Any, Any]:
@@ -51,3 +67,486 @@ def lens_curves(model: Any, tokenizer: Any, items: Sequence[tuple[str, str]]) ->
     """Mean :func:`logit_lens` probability per layer over ``(prompt, answer)`` items."""
     curves = [logit_lens(model, tokenizer, p, a) for p, a in items]
     return [sum(c[i] for c in curves) / len(curves) for i in range(len(curves[0]))]
+
+
+# --------------------------------------------------------------------------------------------------
+# The label position (shared by the lens and attribution sections)
+# --------------------------------------------------------------------------------------------------
+
+def label_context(tokenizer: Any, ex: Example, before: str = "", label: str | None = None,
+                  ) -> tuple[list[int], int]:
+    """The token ids up to the *label position* and the gold label's token there.
+
+    The text is what a student was trained on: ``format_input(ex)``, then ``" " + before`` when a
+    rationale comes before the answer (``cot_before``; ``""`` for ``label_only`` / ``cot_after``),
+    then ``" " + format_answer(ex, label)`` (``label`` defaults to the gold answer). The label
+    position is the first token at which the answer sentences of the options differ (``"(b)"`` →
+    the token ``"b"`` after ``" ("``; ``"positive"`` → ``" positive"``), so the probability read
+    there is the probability of this answer rather than of shared punctuation. Returns
+    ``(ids_before_that_token, that_token_id)``.
+    """
+    ids, target, _ = _label_encoding(tokenizer, ex, before, label)
+    return ids, target
+
+
+def _label_encoding(tokenizer: Any, ex: Example, before: str, label: str | None):
+    label = label if label is not None else ex.answer
+    if label is None:
+        raise ValueError(f"{ex.task}/{ex.id}: no label given and the example has no gold answer")
+    head = format_input(ex) + (f" {before.strip()}" if before.strip() else "")
+
+    def enc(lab: str):
+        return tokenizer(f"{head} {format_answer(ex, lab)}", return_offsets_mapping=True,
+                         add_special_tokens=True)
+
+    gold = enc(label)
+    gids = gold["input_ids"]
+    others = [enc(o)["input_ids"] for o in ex.options if o != label]
+    if not others:
+        raise ValueError(f"{ex.task}/{ex.id}: a label position needs at least two options")
+    hids = tokenizer(head, add_special_tokens=True)["input_ids"]
+    j = 0                                           # first token past the shared head
+    while j < min(len(hids), len(gids)) and hids[j] == gids[j]:
+        j += 1
+    while j < len(gids) and all(j < len(o) and o[j] == gids[j] for o in others):
+        j += 1
+    if j >= len(gids):
+        raise ValueError(f"{ex.task}/{ex.id}: the answer sentences of the options do not differ in tokens")
+    return gids[:j], gids[j], gold["offset_mapping"][:j]
+
+
+def label_position_items(examples: Sequence[Example], preds: Sequence[Any]) -> list[tuple[Example, str]]:
+    """``(example, text before the answer sentence)`` for each prediction (``helpers.decode.Prediction``)
+    whose id is among ``examples``: what the student itself wrote before ``"So the answer is"`` (its
+    rationale for a CoT-before student, ``""`` for no-CoT and CoT-after students), for
+    :func:`lens_confidence` — the prefix then ends at the label token (:func:`label_context`). A
+    generation without the answer sentence raises ``ValueError``."""
+    by_id = {ex.id: ex for ex in examples}
+    out = []
+    for p in preds:
+        if p.id not in by_id:
+            continue
+        m = re.search(re.escape(ANSWER_PREFIX), p.text, re.IGNORECASE)
+        if m is None:
+            raise ValueError(f"{p.id}: the generation has no {ANSWER_PREFIX!r}: {p.text[:80]!r}")
+        out.append((by_id[p.id], p.text[:m.start()].strip()))
+    return out
+
+
+def _as_label_item(tokenizer: Any, item: Any) -> tuple[list[int], int]:
+    """An :class:`Example` (no text before the answer), ``(example, before)`` (:func:`label_position_items`),
+    ``(ids, target)`` (:func:`label_context`) or ``(prompt, answer)`` strings (the first token of
+    ``answer`` after ``prompt``, as :func:`logit_lens`)."""
+    if isinstance(item, Example):
+        return label_context(tokenizer, item)
+    a, b = item
+    if isinstance(a, Example):
+        return label_context(tokenizer, a, b)
+    if isinstance(a, str):
+        ids = tokenizer(a, add_special_tokens=True)["input_ids"]
+        return list(ids), tokenizer(a + b, add_special_tokens=True)["input_ids"][len(ids)]
+    return list(a), int(b)
+
+
+# --------------------------------------------------------------------------------------------------
+# Lenses (RQ1 Fig. 2)
+# --------------------------------------------------------------------------------------------------
+
+def _hidden_states(model: Any, input_ids: Any, attention_mask: Any = None):
+    """``(hidden_states, logits)`` with gradients off; ``hidden_states[L]`` is already normed."""
+    import torch
+    with torch.no_grad():
+        out = model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
+    return out.hidden_states, out.logits
+
+
+def _decode(model: Any, h: Any, layer: int, lens: Any = None, final_logits: Any = None):
+    """Logits of ``h`` (a residual stream from ``layer``, 0 = embeddings) read through ``lens``
+    (``None``: the logit lens, final norm + unembedding); the last layer is the model's own logits."""
+    n_layers = model.config.num_hidden_layers
+    if layer == n_layers:
+        if final_logits is None:
+            raise ValueError("the last layer's logits are the model's own: pass final_logits")
+        return final_logits
+    if lens is not None:
+        return lens(h, idx=layer)
+    norm, head = _final_norm_and_head(model)
+    return head(norm(h))
+
+
+def lens_confidence(model: Any, tokenizer: Any, items: Sequence[Any], lens: Any = None) -> list[list[float]]:
+    """Per item, per layer (0 = embeddings, …, L = the model's output), the probability of the gold label
+    token at the label position, read through ``lens`` (a ``tuned_lens.nn.TunedLens``, e.g. from
+    :func:`train_tuned_lens`) or, with ``lens=None``, through the logit lens — RQ1 Fig. 2. Returns an
+    items × (L+1) list of lists (``np.mean(…, axis=0)`` is the curve; :func:`mean_band` adds an
+    interval). The last column is the model's own probability whatever the lens.
+
+    ``items``: ``(example, before)`` from :func:`label_position_items`, :class:`Example` s (nothing
+    before the answer sentence), ``(ids, target)`` from :func:`label_context`, or ``(prompt, answer)``
+    strings (the first token of ``answer``, as :func:`logit_lens`)."""
+    import torch
+
+    curves = []
+    for item in items:
+        ids, target = _as_label_item(tokenizer, item)
+        x = torch.tensor([ids], device=model.device)
+        hs, logits = _hidden_states(model, x)
+        with torch.no_grad():
+            curves.append([float(torch.softmax(_decode(model, h[0, -1], i, lens, logits[0, -1]).float(), -1)[target])
+                           for i, h in enumerate(hs)])
+    return curves
+
+
+def mean_band(m: Any, confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0) -> dict[str, list[float]]:
+    """Column means of an items × layers matrix (:func:`lens_confidence`) with a percentile bootstrap
+    interval over items (rows resampled together, so layers keep their pairing): ``{"mean", "lo", "hi"}``."""
+    import numpy as np
+
+    m = np.asarray(m, dtype=float)
+    rng = np.random.default_rng(seed)
+    boot = m[rng.integers(0, len(m), size=(n_resamples, len(m)))].mean(axis=1)    # resamples × layers
+    a = (1 - confidence) / 2
+    return {"mean": m.mean(axis=0).tolist(), "lo": np.quantile(boot, a, axis=0).tolist(),
+            "hi": np.quantile(boot, 1 - a, axis=0).tolist()}
+
+
+def paired_difference(d: Any, confidence: float = 0.95, n_resamples: int = 9999, seed: int = 0) -> dict[str, Any]:
+    """Per-item paired differences ``d`` (e.g. P(gold) at one layer, CoT student − no-CoT student on the
+    same questions): the mean, a percentile bootstrap interval, and a two-sided sign-flip permutation
+    test of mean 0 (``scipy.stats.permutation_test``)."""
+    import numpy as np
+    from scipy import stats
+
+    d = np.asarray(d, dtype=float)
+    rng = np.random.default_rng(seed)
+    boot = d[rng.integers(0, len(d), size=(2000, len(d)))].mean(axis=1)
+    a = (1 - confidence) / 2
+    p = stats.permutation_test((d,), np.mean, permutation_type="samples", n_resamples=n_resamples,
+                               alternative="two-sided", rng=seed).pvalue
+    return {"mean_diff": float(d.mean()), "diff_ci_low": float(np.quantile(boot, a)),
+            "diff_ci_high": float(np.quantile(boot, 1 - a)), "p_value": float(p), "n_paired": int(len(d))}
+
+
+def _batches(tokenizer: Any, texts: Sequence[str], batch_size: int, max_length: int, device: Any):
+    """Right-padded batches (positions 0..n-1 for every real token; padding masked out)."""
+    for i in range(0, len(texts), batch_size):
+        enc = tokenizer(list(texts[i:i + batch_size]), return_tensors="pt", padding=True, truncation=True,
+                        max_length=max_length, padding_side="right")
+        yield enc["input_ids"].to(device), enc["attention_mask"].to(device)
+
+
+def layer_kl(model: Any, tokenizer: Any, texts: Sequence[str], lens: Any = None, batch_size: int = 4,
+             max_length: int = 128) -> list[float]:
+    """Per layer 0 … L−1, the mean over every (non-padding) token position of ``texts`` of
+    KL(final-layer distribution ‖ the lens's distribution at that layer), in nats
+    (``tuned_lens.stats.kl_divergence``). ``lens=None`` is the logit lens."""
+    import torch
+    from tuned_lens.stats import kl_divergence
+
+    n_layers = model.config.num_hidden_layers
+    sums, count = [0.0] * n_layers, 0
+    for ids, mask in _batches(tokenizer, texts, batch_size, max_length, model.device):
+        hs, logits = _hidden_states(model, ids, mask)
+        keep = mask.bool()
+        with torch.no_grad():
+            for i in range(n_layers):
+                kl = kl_divergence(logits.float(), _decode(model, hs[i], i, lens).float())
+                sums[i] += float(kl[keep].sum())
+        count += int(keep.sum())
+    return [s / count for s in sums]
+
+
+def train_tuned_lens(model: Any, tokenizer: Any, texts: Sequence[str], steps: int = 100, lr_scale: float = 1.0,
+                     seed: int = 0, batch_size: int = 4, max_length: int = 128, weight_decay: float = 1e-3,
+                     momentum: float = 0.9, tokens_per_step: int | None = None) -> Any:
+    """A tuned lens (Belrose et al. 2023) for ``model``: :class:`tuned_lens.nn.TunedLens` from the
+    ``tuned-lens`` package (0.2.0) — one affine translator per layer, added residually to the hidden
+    state and initialised to zero (the identity, i.e. the logit lens), read through a frozen copy of
+    the model's final norm and unembedding.
+
+    Trained on ``texts`` (e.g. the student's training prompts and completions) to minimise, summed
+    over layers, the mean over token positions of KL(final-layer distribution ‖ lens distribution) —
+    the package's default ``--loss kl`` objective with its default optimizer (SGD, Nesterov momentum
+    0.9, lr ``lr_scale·(1−momentum)``, weight decay 1e-3, linear decay, gradient norm clipped at 1).
+    The package is installed ``--no-deps`` (``requirements-nodeps.txt``): its lens, unembedding and
+    statistics modules import with our pins, but its training loop,
+    ``tuned_lens.scripts.train_loop.Train``, cannot — it is a command-line / distributed script that
+    imports ``simple_parsing`` and ``torchdata.dataloader2.DataLoader2`` (which the current torchdata,
+    0.11, no longer has: it ships only ``nodes`` and ``stateful_dataloader``), logs to ``wandb`` and
+    reads a hub dataset by name — so its KL step is reproduced in these lines.
+
+    Batches cycle through ``texts`` in an order shuffled with ``seed``. ``tokens_per_step`` (default:
+    all) scores only that many of a batch's token positions, drawn with ``seed``: a step costs one
+    full-vocabulary unembedding per layer and position (SmolLM2-135M, 1 CPU thread, 4 texts of ~40
+    tokens, all positions: ~8 s a step). Returns the lens in eval mode on the model's device.
+    """
+    import random
+
+    import torch
+    from transformers import get_linear_schedule_with_warmup
+    from tuned_lens.nn import TunedLens
+    from tuned_lens.stats import kl_divergence
+
+    if not texts:
+        raise ValueError("train_tuned_lens needs at least one text")
+    torch.manual_seed(seed)
+    lens = TunedLens.from_model(model).to(model.device)
+    params = [p for p in lens.parameters() if p.requires_grad]
+    opt = torch.optim.SGD(params, lr=lr_scale * (1 - momentum), momentum=momentum, nesterov=True,
+                          weight_decay=weight_decay)
+    sched = get_linear_schedule_with_warmup(opt, 0, max(steps, 1))
+    order = list(texts)
+    random.Random(seed).shuffle(order)
+    batches = [b for b in _batches(tokenizer, order, batch_size, max_length, model.device)]
+    gen = torch.Generator().manual_seed(seed)
+    lens.train()
+    for step in range(steps):
+        ids, mask = batches[step % len(batches)]
+        hs, logits = _hidden_states(model, ids, mask)
+        keep = mask.bool().nonzero(as_tuple=True)         # (row, position) of every real token
+        if tokens_per_step is not None and tokens_per_step < len(keep[0]):
+            pick = torch.randperm(len(keep[0]), generator=gen)[:tokens_per_step].to(ids.device)
+            keep = (keep[0][pick], keep[1][pick])
+        target = logits[keep].float()
+        for i, h in enumerate(hs[:-1]):                   # one translator per layer; backward per layer
+            kl_divergence(target, lens(h[keep], idx=i).float()).mean().backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=False)
+        sched.step()
+    lens.eval()
+    return lens
+
+
+# --------------------------------------------------------------------------------------------------
+# Attribution (RQ3 Table 3)
+# --------------------------------------------------------------------------------------------------
+
+@dataclass
+class Attribution:
+    """Integrated-gradients attribution of the gold label's log-probability to rationale tokens.
+
+    ``tokens``/``token_scores``: the rationale's sub-word tokens and their attributions (summed over
+    the embedding dimensions); ``words``/``word_scores``: whitespace words of the rationale (the unit
+    of the ``key_tokens`` condition) with their tokens' attributions summed. ``f_input`` and
+    ``f_baseline``: log p(gold label token) for the real rationale and for the baseline (every
+    rationale token replaced by ``baseline_token``); completeness says ``sum(token_scores) ≈
+    f_input − f_baseline``, and ``delta`` is captum's convergence delta (the difference)."""
+    words: list[str]
+    word_scores: list[float]
+    tokens: list[str]
+    token_scores: list[float]
+    f_input: float
+    f_baseline: float
+    delta: float
+    baseline_token: str
+    n_steps: int
+    internal_batch_size: int
+
+
+def rationale_attributions(model: Any, tokenizer: Any, ex: Example, rationale: str, label: str | None = None,
+                           n_steps: int = 64, internal_batch_size: int = 8) -> Attribution:
+    """Integrated gradients (Sundararajan et al. 2017; captum ``LayerIntegratedGradients`` on the input
+    embeddings) of log p(gold label token at the label position) for a **CoT-before** student reading
+    ``format_input(ex) + " " + rationale + " " + format_answer(ex, label)`` (:func:`label_context`),
+    attributed to each rationale token — Wadhwa et al. RQ3.
+
+    Baseline: the same sequence with every rationale token replaced by the tokenizer's padding token
+    (SmolLM2: ``<|im_end|>``, which is also EOS); the prompt and answer-prefix tokens are left as they
+    are, so their attributions are exactly zero and the rationale's attributions sum to
+    ``f(input) − f(baseline)``. Not the all-zeros embedding: a zero vector is far from any token the
+    student has seen. ``n_steps`` Gauss–Legendre points; ``internal_batch_size`` bounds how many
+    interpolated sequences go through the model at once (memory stays flat in ``n_steps``). On
+    SmolLM2-135M and the coin-flip example of ``tests/test_analysis.py``, 32 steps left a convergence
+    delta of ~70% of ``f(input) − f(baseline)`` and 64 steps < 1%: check ``delta`` before trusting a
+    ranking."""
+    import torch
+    from captum.attr import LayerIntegratedGradients
+
+    ids, target, offsets = _label_encoding(tokenizer, ex, rationale, label)
+    head = format_input(ex)
+    r0 = len(head) + 1
+    text = rationale.strip()
+    r1 = r0 + len(text)
+    pos = [i for i, (s, e) in enumerate(offsets) if e > r0 and s < r1]
+    if not pos:
+        raise ValueError(f"{ex.task}/{ex.id}: the rationale is empty")
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    x = torch.tensor([ids], device=model.device)
+    b = x.clone()
+    b[0, pos] = pad
+
+    def f(input_ids):
+        logits = model(input_ids=input_ids, logits_to_keep=1).logits[:, -1].float()
+        return torch.log_softmax(logits, -1)[:, target]
+
+    lig = LayerIntegratedGradients(f, model.get_input_embeddings())
+    attr, delta = lig.attribute(x, baselines=b, n_steps=n_steps, internal_batch_size=internal_batch_size,
+                                return_convergence_delta=True)
+    scores = attr.sum(-1)[0].detach().float()
+    with torch.no_grad():
+        f_in, f_b = float(f(x)[0]), float(f(b)[0])
+
+    words = [(m.start() + r0, m.end() + r0, m.group()) for m in re.finditer(r"\S+", text)]
+    word_scores = [0.0] * len(words)
+    w = 0
+    for p in pos:                                  # each token to the word it overlaps most (else the next)
+        s, e = offsets[p]
+        overlaps = [max(0, min(e, we) - max(s, ws)) for ws, we, _ in words]
+        if max(overlaps) > 0:
+            w = max(range(len(words)), key=lambda k: (overlaps[k], -k))
+        word_scores[min(w, len(words) - 1)] += float(scores[p])
+    return Attribution(
+        words=[t for _, _, t in words], word_scores=word_scores,
+        tokens=[tokenizer.decode([ids[p]]) for p in pos], token_scores=[float(scores[p]) for p in pos],
+        f_input=f_in, f_baseline=f_b, delta=float(delta.reshape(-1)[0]),
+        baseline_token=tokenizer.convert_ids_to_tokens(pad), n_steps=n_steps,
+        internal_batch_size=internal_batch_size)
+
+
+ATTRIBUTION_CACHE_VERSION = 1
+
+
+def attribute_rationales(student: Any, items: Sequence[tuple[Example, str]], *, n_steps: int = 64,
+                         internal_batch_size: int = 8, progress: bool = False) -> dict[str, Attribution]:
+    """:func:`rationale_attributions` of a trained student (:class:`helpers.train.Student`) for every
+    ``(example, rationale)``, by example id — the stage verb of RQ3, owning its cache.
+
+    Each attribution is appended to ``$COTLAB_CACHE/attributions/<key>.jsonl`` (key: student, ``n_steps``,
+    ``internal_batch_size``, code version) the moment it is computed, so a run cut off half-way resumes
+    with the next item; a cached line is reused only for the same rationale text."""
+    import json
+
+    from . import config
+    from .provenance import stable_hash
+
+    key = stable_hash({"student": student.key, "n_steps": n_steps, "ibs": internal_batch_size,
+                       "v": ATTRIBUTION_CACHE_VERSION})
+    path = config.cache_dir() / "attributions" / f"{key}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    done: dict[tuple[str, str], Attribution] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:          # a line cut off by a crash: recomputed below
+                continue
+            k = (rec.pop("id"), rec.pop("rationale_hash"))
+            done[k] = Attribution(**rec)
+    out: dict[str, Attribution] = {}
+    todo = [(ex, r) for ex, r in items if (ex.id, stable_hash(r)) not in done]
+    model = tok = None
+    if todo:
+        tok, model = student.load()
+        model.eval()
+    it = todo
+    if progress and todo:
+        from tqdm.auto import tqdm
+        it = tqdm(todo, desc="integrated gradients")
+    with path.open("a") as fh:
+        for ex, r in it:
+            att = rationale_attributions(model, tok, ex, r, n_steps=n_steps, internal_batch_size=internal_batch_size)
+            done[(ex.id, stable_hash(r))] = att
+            fh.write(json.dumps({"id": ex.id, "rationale_hash": stable_hash(r), **att.__dict__}) + "\n")
+            fh.flush()
+    for ex, r in items:
+        out[ex.id] = done[(ex.id, stable_hash(r))]
+    return out
+
+
+def completeness_error(attributions: Sequence[Attribution]) -> float:
+    """Median over items of ``|Σ attributions − (f(input) − f(baseline))| / |f(input) − f(baseline)|``
+    (0 = exact integrated gradients; large values mean too few ``n_steps`` for the ranking to be trusted)."""
+    import numpy as np
+    errs = [abs(sum(a.token_scores) - (a.f_input - a.f_baseline)) / max(abs(a.f_input - a.f_baseline), 1e-9)
+            for a in attributions]
+    return float(np.median(errs)) if errs else float("nan")
+
+
+def top_k_tokens(attribution: Attribution, k: int = 15) -> list[str]:
+    """The ``k`` rationale words with the highest attribution (signed: most support for the gold
+    label; ties → earlier word), in rationale order — the ``key_tokens`` of Wadhwa et al. Table 3
+    ("Grad Attr"; shuffle them for "Grad Attr Shuffled"). The paper keeps 15 of ~36 tokens."""
+    order = sorted(range(len(attribution.words)), key=lambda i: (-attribution.word_scores[i], i))[:k]
+    return [attribution.words[i] for i in sorted(order)]
+
+
+# --------------------------------------------------------------------------------------------------
+# Word-vector neighbours (RQ3 "Word2Vec based")
+# --------------------------------------------------------------------------------------------------
+
+_STRIP = "\"'“”‘’()[]{}.,;:!?"
+
+
+def _norm_word(w: str) -> str:
+    return w.strip(_STRIP).lower()
+
+
+def _same_stem(a: str, b: str) -> bool:
+    """``king``/``kings``, ``heads``/``headed``, ``faster``/``fastest``: one contains the other, or they
+    share a prefix of at least 4 letters that leaves at most 2 letters of the shorter word."""
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return a in b or b in a or n >= max(4, min(len(a), len(b)) - 2)
+
+
+def glove_neighbours(words: Sequence[str], kv: Any, seed: int = 0, topn: int = 5) -> tuple[list[str], int]:
+    """Replace each word by one of its ``topn`` nearest GloVe neighbours (cosine, gensim
+    ``KeyedVectors.most_similar``; ``kv`` from ``load_word_vectors("glove-50d")``), picked with
+    ``random.Random(seed)`` — deterministic for a given seed. A word is looked up lower-cased with
+    surrounding punctuation stripped (GloVe 6B is lower-case); neighbours that are the same word
+    inflected (``king`` → ``kings``, :func:`_same_stem`) are skipped. Out-of-vocabulary words
+    (after stripping) are **kept as they are** and counted. Returns ``(replaced words, n_oov)``."""
+    import random
+
+    rng = random.Random(seed)
+    out, n_oov = [], 0
+    for w in words:
+        key = _norm_word(w)
+        if not key or key not in kv.key_to_index:
+            out.append(w)
+            n_oov += 1
+            continue
+        cands = [c for c, _ in kv.most_similar(key, topn=topn + 20) if not _same_stem(key, c)][:topn]
+        out.append(rng.choice(cands) if cands else w)
+    return out, n_oov
+
+
+def label_neighbours(label_text: str, kv: Any, k: int = 15) -> list[str]:
+    """The paper's own "Word2Vec based" variant: the ``k`` nearest words (GloVe here, word2vec
+    Google-News-300 there) to the label — its longest word when it has several — excluding the word
+    itself and its inflections (:func:`_same_stem`). Raises ``KeyError`` when that word is out of vocabulary."""
+    key = max((_norm_word(w) for w in label_text.split()), key=len, default="")
+    if key not in kv.key_to_index:
+        raise KeyError(f"label word {key!r} is not in the word vectors")
+    return [c for c, _ in kv.most_similar(key, topn=k + 40) if not _same_stem(key, c)][:k]
+
+
+# --------------------------------------------------------------------------------------------------
+# Human-marked tokens (RQ3 "Human Labels")
+# --------------------------------------------------------------------------------------------------
+
+#: What stands in for Wadhwa et al.'s human-marked rationale words, per task. Their Prolific
+#: annotations (~2k QuaRel training rationales, up to 15 words each) are not in the shared data.
+HUMAN_MARKS: dict[str, str] = {
+    "csqa": "CoS-E v1.11 `explanation_selected` (Rajani et al. 2019): the span of the *question* an annotator "
+            "highlighted as justifying the gold answer — human-marked words, but of the question, not of a "
+            "teacher rationale; capped at 15 words",
+}
+#: Tasks without any human marks in the data (the "Human Labels" row is left out for them).
+NO_HUMAN_MARKS = ("quarel: the paper's own Prolific annotations are not in the data; obqa, anli, sst2, imdb: none in the "
+                  "data; coinflip: synthetic, nobody marked anything (its scripted CoT's state words are the "
+                  "known ground truth, but not human-marked)")
+
+
+def human_marked_words(task: str, split: str = "train", data_dir: Any = None, k: int = 15
+                       ) -> dict[str, list[str]]:
+    """Human-marked key words per example id where the data carries them (see :data:`HUMAN_MARKS`):
+    CSQA → the CoS-E highlighted question span, first ``k`` words. Any other task raises
+    ``ValueError`` naming :data:`NO_HUMAN_MARKS`."""
+    if task not in HUMAN_MARKS:
+        raise ValueError(f"no human-marked tokens for {task!r}: {NO_HUMAN_MARKS}")
+    recs = load_rationales("cose_v1.11", task, split, data_dir)
+    return {i: str(r[0].meta.get("explanation_selected", "")).split()[:k] for i, r in recs.items()
+            if str(r[0].meta.get("explanation_selected", "")).strip()}

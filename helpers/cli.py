@@ -8,6 +8,7 @@
   run                             execute the notebooks headlessly (papermill)
   bench                           throughput benchmarks (bench/ scripts)
   serve                           an OpenAI-compatible completions server for a registry model
+  human-eval                      check and summarise exported human judgments (notebook 09's page)
 
 Every command speaks the same language: --task, --split, --model (the one model a command uses),
 --n (samples per question), --setting supervised|few_shot, --profile, --seed, --limit, --data-dir.
@@ -335,10 +336,26 @@ def _faults(value: str) -> list[str]:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def _add_human_eval(sub: Any) -> None:
+    p = _command(sub, "human-eval", "check exported judgments of the pairwise human-evaluation page and summarise them",
+                 "Reads the judgments files a person exported from page.html (notebook 09, SCoTD §3.1.1), checks "
+                 "every row against the page's key (page.json: pairs, A/B sides) and prints student better / tie / "
+                 "teacher better with the student's win rate (exact binomial test, Clopper-Pearson 95% CI). A bad or "
+                 "duplicate judgment is one line naming the file, the row and the field (exit code 2).")
+    _add_profile(p)
+    p.add_argument("--page", default=None,
+                   help="the page key page.json (default: <results>/<profile>/human_eval/page.json)")
+    p.add_argument("files", nargs="*", metavar="FILE",
+                   help="judgments files or folders (default: the judgments/ folder beside the page)")
+    p.add_argument("--json", action="store_true", help="print the whole analysis as JSON")
+    p.set_defaults(handler=cmd_human_eval)
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = _Parser(prog="python -m helpers", description=__doc__, formatter_class=_Formatter)
     sub = ap.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
-    for add in (_add_data, _add_models, _add_sample, _add_train, _add_evaluate, _add_run, _add_bench, _add_sweep, _add_serve):
+    for add in (_add_data, _add_models, _add_sample, _add_train, _add_evaluate, _add_run, _add_bench, _add_sweep, _add_serve,
+                _add_human_eval):
         add(sub)
     return ap
 
@@ -703,6 +720,39 @@ def cmd_run(args: Any) -> int:
     except NotebookFailed as e:
         print(f"error: {e}", file=sys.stderr, flush=True)
         return 1
+    return 0
+
+
+def cmd_human_eval(args: Any) -> int:
+    """Check judgments files against a page key and print the analysis (nothing is written)."""
+    from . import human_eval as he
+    key = Path(args.page) if args.page else config.results_dir() / args.profile / "human_eval" / "page.json"
+    page = he.load_page(key)
+    files: list[Path] = [] if args.files else he.judgment_files(key.parent / "judgments")
+    for f in args.files:
+        path = Path(f)
+        if path.is_dir():
+            files += he.judgment_files(path)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise UserError(f"{path}: no such judgments file or folder")
+    judgments = he.load_judgments(files, page)
+    analysis = he.analyse(judgments, page) if judgments else None
+    if args.json:
+        print(json.dumps({"page_id": page.page_id, "files": [str(f) for f in files], "analysis": analysis},
+                         indent=2, ensure_ascii=False))
+        return 0
+    print(f"page {page.page_id} ({len(page.pairs)} pairs): {len(files)} file(s), {len(judgments)} judgments")
+    if analysis is None:
+        print("no judgments to analyse")
+        return 0
+    for r in he.result_rows(analysis, page):
+        print(f"  {r['subset']:22s} student / tie / teacher {r['student / tie / teacher']:>14s}   student win % "
+              f"{r['student win % (95% CI)']}  p {r['p (binomial)']}   paper {r['paper %']}")
+    for a in analysis["per_annotator"]:
+        print(f"  annotator {a['annotator']}: {a['judgments']} of {a['of_pairs']} pairs, student / tie / teacher "
+              f"{a['student_better']} / {a['tie']} / {a['teacher_better']}")
     return 0
 
 

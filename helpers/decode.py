@@ -260,7 +260,7 @@ def timed_decode(*args: Any, **kw: Any) -> tuple[list[Prediction], dict[str, Any
 
 
 def dev_accuracy(examples: Sequence[Example], *, max_new_tokens: int = 64,
-                 batch_size: int = 16) -> Callable[[Any, Any], float]:
+                 batch_size: int = 16, stop_at_answer: bool = False) -> Callable[[Any, Any], float]:
     """``evaluate(model, tokenizer) -> accuracy`` of a greedy decode of ``examples``: the dev evaluation
     early stopping calls (``helpers.train.train_student(..., dev_eval=dev_accuracy(dev[:cfg.n_dev_eval],
     max_new_tokens=cfg.eval_max_new_tokens))``)."""
@@ -270,7 +270,7 @@ def dev_accuracy(examples: Sequence[Example], *, max_new_tokens: int = 64,
 
     def evaluate(model: Any, tokenizer: Any) -> float:
         preds = decode(model, tokenizer, examples, method="greedy", max_new_tokens=max_new_tokens,
-                       batch_size=batch_size)
+                       batch_size=batch_size, stop_at_answer=stop_at_answer)
         return sum(p.correct for p in preds) / len(preds)
 
     return evaluate

@@ -237,3 +237,214 @@ def rationales_curve(rows: Sequence[dict[str, Any]], paper: dict[str, dict[int, 
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+# ------------------------------------------------------------------ Wadhwa et al. (notebooks 10–12)
+
+def metric_curve(rows: Sequence[dict[str, Any]], *, x: str, hue: str | None = None, title: str = "",
+                 xlabel: str = "", refs: dict[str, float] | None = None, majority: float | None = None,
+                 chance: float | None = None, paper: dict[str, dict[float, float]] | None = None):
+    """Summary rows (:func:`helpers.protocol.summarize`) as accuracy against a numeric column ``x`` (e.g.
+    ``n_fillers``, ``mask_fraction``), one line per ``hue`` with its 95% band (seeds and questions) and
+    each seed as a dot; ``refs`` are horizontal reference lines (label → accuracy in [0, 1], e.g. the CoT
+    students), ``paper`` maps hue → {x: accuracy %} (dashed)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.0, 3.8))
+    palette = ["#2e7d32", "#81c784", "#1565c0", "#ef6c00", "#6a1b9a"]
+    for j, h in enumerate(dict.fromkeys(r.get(hue) for r in rows) if hue else [None]):
+        rs = sorted((r for r in rows if hue is None or r.get(hue) == h), key=lambda r: r[x])
+        xs = [r[x] for r in rs]
+        c = COLORS.get(str(h), palette[j % len(palette)])
+        ax.plot(xs, [100 * r["accuracy"] for r in rs], "o-", color=c, label=label(hue, h) if hue else "ours")
+        ax.fill_between(xs, [100 * r["ci_low"] for r in rs], [100 * r["ci_high"] for r in rs], color=c, alpha=0.15)
+        for r in rs:
+            seeds = r.get("per_seed") or []
+            ax.plot([r[x]] * len(seeds), [100 * a for a in seeds], ".", color=c, ms=4, alpha=0.6)
+    for j, (name, pts) in enumerate((paper or {}).items()):
+        xs = sorted(pts)
+        ax.plot(xs, [pts[v] for v in xs], "s--", color=COLORS.get(name, palette[j % len(palette)]), alpha=0.5,
+                ms=4, label=f"paper, {label(hue, name) if hue else name}")
+    styles = ["-.", (0, (5, 2)), (0, (1, 1)), (0, (3, 1, 1, 1))]
+    for j, (name, val) in enumerate((refs or {}).items()):
+        ax.axhline(100 * val, color=COLORS.get(name, "#37474f"), ls=styles[j % len(styles)], lw=1.2,
+                   label=label("condition", name))
+    if majority is not None:
+        ax.axhline(100 * majority, color="#6a1b9a", ls="--", lw=1, label="majority class")
+    if chance is not None:
+        ax.axhline(100 * chance, color="#c62828", ls=":", lw=1, label="chance")
+    ax.set_xlabel(xlabel or x)
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(0, 105)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def lens_figure(curves: dict[str, dict[str, dict[str, Sequence[float]]]], *, title: str = "",
+                threshold: float | None = 0.6):
+    """RQ1 Fig. 2: per-layer confidence in the gold label at the label position, one panel per lens
+    (``curves[lens][condition] = {"mean": [...], "lo": [...], "hi": [...]}`` over layers 0…L, probabilities)."""
+    plt = _plt()
+    lenses = list(curves)
+    fig, axes = plt.subplots(1, len(lenses), figsize=(4.6 * len(lenses), 3.6), squeeze=False, sharey=True)
+    for ax, lens in zip(axes[0], lenses):
+        for cond, c in curves[lens].items():
+            xs = list(range(len(c["mean"])))
+            col = COLORS.get(cond, "#37474f")
+            ax.plot(xs, c["mean"], "-", color=col, lw=1.8, label=label("condition", cond))
+            ax.fill_between(xs, c["lo"], c["hi"], color=col, alpha=0.15)
+        if threshold is not None:
+            ax.axhline(threshold, color="#9e9e9e", ls=":", lw=1)
+        ax.set_xlabel("layer (0 = embeddings)")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.set_title(lens, fontsize=10)
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("P(gold label) at the label position")
+    axes[0][-1].legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+# ------------------------------------------------------------------ SCoTD §3.1.1 human evaluation (notebook 09)
+
+def human_eval_figure(rows: Sequence[dict[str, Any]], stats: Sequence[dict[str, Any]], *, title: str = ""):
+    """SCoTD §3.1.1. Left: per subset (``rows`` of :func:`helpers.human_eval.result_rows`), the student's win
+    rate among non-tied judgments with its Clopper–Pearson 95% CI, the paper's share (diamond), 50% dashed,
+    and the counts student / tie / teacher — or, when no judgments were imported, says so and draws no
+    result. Right: what is on the page (``stats``, :func:`helpers.human_eval.pair_stats`): each pair's chain
+    length in words, teacher (x) against student (y), marked by whose hidden answer was correct."""
+    plt = _plt()
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11.5, 4.0), gridspec_kw={"width_ratios": [1.15, 1]})
+    ys = list(range(len(rows)))[::-1]
+    judged = any(r.get("judgments") for r in rows)
+    for y, r in zip(ys, rows):
+        if r.get("paper") is not None:
+            ax.plot(r["paper"], y - 0.18, "D", color=COLORS["teacher"], ms=7,
+                    label="paper (OPT-1.3B + SCoTD vs text-davinci-002)" if y == ys[0] else None)
+            ax.text(r["paper"], y - 0.38, f"{r['paper']:.0f}% (N={r.get('paper_n')})", ha="center", va="top", fontsize=7.5,
+                    color=COLORS["teacher"])
+        if r.get("judgments") and r.get("student_win_rate") is not None:
+            w, lo, hi = (100 * r[k] for k in ("student_win_rate", "ci_low", "ci_high"))
+            ax.errorbar(w, y + 0.12, xerr=[[w - lo], [hi - w]], fmt="o", color=COLORS["student"], capsize=4, ms=7,
+                        label="ours, 95% CI (Clopper–Pearson)" if y == ys[0] else None)
+        if r.get("judgments"):
+            text = f"student {r['student_better']} / tie {r['tie']} / teacher {r['teacher_better']}" + (
+                f"  (binomial p = {r['p_value']:.2g})" if r.get("p_value") is not None else "  (all ties)")
+        else:
+            text = r.get("student / tie / teacher") or "no human judgments imported"
+        ax.text(1, y + 0.36, text, fontsize=8, va="bottom", color="#37474f")
+    ax.axvline(50, color="#9e9e9e", ls="--", lw=1)
+    ax.set_yticks(ys, [f"{r['subset']}\n({r.get('pairs_on_page', '?')} pairs)" for r in rows], fontsize=8.5)
+    ax.set_xlim(0, 100)
+    ax.set_ylim(-0.8, len(rows) - 0.2)
+    ax.set_xlabel("student's CoT judged better (% of non-tied judgments)")
+    ax.set_title("pairwise judgments: SCoTD student vs teacher" if judged else
+                 "pairwise judgments: none yet (open page.html, judge, export)", fontsize=9.5)
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
+    groups = {(True, True): ("both correct", "#2e7d32", "o"), (True, False): ("only student correct", COLORS["student"], "^"),
+              (False, True): ("only teacher correct", COLORS["teacher"], "v"), (False, False): ("both wrong", "#9e9e9e", "x")}
+    top = max([1] + [max(s["student_words"], s["teacher_words"]) for s in stats])
+    for key, (name, color, marker) in groups.items():
+        pts = [s for s in stats if (s["student_correct"], s["teacher_correct"]) == key]
+        if pts:
+            bx.scatter([s["teacher_words"] for s in pts], [s["student_words"] for s in pts], c=color, marker=marker,
+                       s=30, alpha=0.8, label=f"{name} ({len(pts)})")
+    bx.plot([0, top * 1.05], [0, top * 1.05], color="#9e9e9e", ls=":", lw=1)
+    bx.set_xlim(0, top * 1.05)
+    bx.set_ylim(0, top * 1.05)
+    bx.set_xlabel("teacher's chain (words)")
+    bx.set_ylabel("student's chain (words)")
+    bx.set_title(f"the {len(stats)} pairs on the page (final answers removed)", fontsize=9.5)
+    bx.legend(fontsize=7.5, loc="upper left", frameon=False)
+    bx.grid(alpha=0.3)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------- SCoTD §3.3 and §4 (notebooks 05 and 08)
+
+COLORS.update({"full": "#1565c0", "random": "#9e9e9e", "diversity": "#2e7d32", "likelihood": "#ef6c00",
+               "open_endedness": "#6a1b9a"})
+
+
+def scaling_curve(rows: Sequence[dict[str, Any]], *, x: str, hue: str = "condition", title: str = "",
+                  xlabel: str = "", order: Sequence[Any] | None = None, log_x: bool = False,
+                  percent_x: bool = False, refs: Sequence[dict[str, Any]] = (), majority: float | None = None,
+                  chance: float | None = None):
+    """Summary rows (:func:`helpers.protocol.summarize`) as accuracy against ``x`` — numeric (CoTs per
+    question, share of the training questions) or, given ``order``, categorical (students, in that order) —
+    one line per ``hue`` value with its 95% band (seeds, then questions), each seed as a dot and the paper's
+    number (``paper``, %) as a black diamond. ``refs``: summary rows drawn as horizontal lines with their
+    band (e.g. label-only beside a curve over N); ``majority`` and ``chance`` (fractions) as lines;
+    ``percent_x`` labels a numeric ``x`` in [0, 1] as percentages."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.2, 3.9))
+    pos = (lambda v: list(order).index(v)) if order is not None else (lambda v: float(v))
+    palette = ["#1565c0", "#64b5f6", "#2e7d32", "#ef6c00", "#6a1b9a", "#00838f"]
+    paper_done = False
+    for j, h in enumerate(dict.fromkeys(r.get(hue) for r in rows)):
+        rs = sorted((r for r in rows if r.get(hue) == h), key=lambda r: pos(r[x]))
+        xs = [pos(r[x]) for r in rs]
+        c = COLORS.get(str(h), palette[j % len(palette)])
+        ax.plot(xs, [100 * r["accuracy"] for r in rs], "o-", color=c, label=label(hue, h))
+        ax.fill_between(xs, [100 * r["ci_low"] for r in rs], [100 * r["ci_high"] for r in rs], color=c, alpha=0.15)
+        for px, r in zip(xs, rs):
+            seeds = r.get("per_seed") or []
+            ax.plot([px] * len(seeds), [100 * a for a in seeds], ".", color=c, ms=5, alpha=0.7)
+            if r.get("paper") is not None:
+                ax.plot([px], [r["paper"]], "D", color="black", ms=5, label=None if paper_done else "paper")
+                paper_done = True
+    for j, r in enumerate(refs):
+        c = COLORS.get(str(r.get(hue)), "#37474f")
+        ax.axhline(100 * r["accuracy"], color=c, ls="-.", lw=1.3, label=label(hue, r.get(hue)))
+        ax.axhspan(100 * r["ci_low"], 100 * r["ci_high"], color=c, alpha=0.12)
+    if majority is not None:
+        ax.axhline(100 * majority, color="#6a1b9a", ls="--", lw=1, label="majority class")
+    if chance is not None:
+        ax.axhline(100 * chance, color="#c62828", ls=":", lw=1, label="chance")
+    if order is not None:
+        ax.set_xticks(range(len(order)), [str(v) for v in order], fontsize=8)
+        ax.set_xlim(-0.5, len(order) - 0.5)
+    else:
+        if log_x:
+            ax.set_xscale("log")
+        ticks = sorted({r[x] for r in rows})
+        ax.set_xticks(ticks, [f"{t:.0%}" if percent_x else f"{t:g}" for t in ticks])
+        ax.minorticks_off()
+    ax.set_xlabel(xlabel or x)
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(0, 105)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def attribution_figure(words: Sequence[str], scores: Sequence[float], *, keep: Sequence[str] = (), title: str = ""):
+    """RQ3 (Wadhwa Fig. 5): one rationale's words with their integrated-gradients attribution to
+    log p(gold label); the kept key words highlighted."""
+    plt = _plt()
+    keep_left = list(keep)
+    colors = []
+    for w in words:                     # mark kept words in order (a word can occur twice)
+        if keep_left and w == keep_left[0]:
+            colors.append("#ef6c00")
+            keep_left.pop(0)
+        else:
+            colors.append("#90a4ae")
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.32 * len(words) + 1.5), 3.4))
+    ax.bar(range(len(words)), scores, color=colors, edgecolor="#263238", lw=0.4)
+    ax.set_xticks(range(len(words)), words, rotation=70, fontsize=7.5, ha="right")
+    ax.axhline(0, color="#263238", lw=0.6)
+    ax.set_ylabel("IG attribution")
+    ax.set_title(title, fontsize=10)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return fig

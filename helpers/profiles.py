@@ -9,6 +9,10 @@ every results record stores the profile's name and all its resolved settings.
 * ``corpus`` — notebook 02 (the replayed large-teacher corpora and their statistics);
 * ``distill`` — notebooks 03–04 (SCoTD Table 2(b), 3(a), 3(b)): the task, the teacher, N, and the
   :class:`helpers.protocol.Protocol` (matched budget, held-out slice of train, full evaluation split).
+* ``scaling`` — notebook 05 (SCoTD Fig. 2–4): CoTs per question, share of the training questions,
+  student size; ``downsampling`` — notebook 08 (SCoTD §4, Fig. 7): strategies at a fixed CoT budget.
+  Both run on the ``distill`` protocol, so the students they share with 03–04 come from the cache.
+* ``human_eval`` — notebook 09 (SCoTD §3.1.1): the questions on the pairwise human-evaluation page.
 
 The profiles:
 
@@ -75,6 +79,54 @@ class Distill:
 
 
 @dataclass(frozen=True)
+class Wadhwa:
+    """Notebooks 10–12 (Wadhwa et al. 2024, RQ1–RQ3), on the ``distill`` block's task, teacher and protocol."""
+    students: tuple[str, ...] = ("smollm2-135m",)   # Table 1 students (the profile's student first)
+    filler_counts: tuple[int, ...] = (4, 12, 32)    # RQ1 Fig. 3: <unk> fillers before the label (0 = label-only)
+    n_lens: int = 48                      # RQ1 Fig. 2: dev questions per seed (answered right by all three students)
+    lens_seeds: int = 1                   # RQ1 Fig. 2: the first this-many seeds of the profile get lenses
+    tuned_lens_steps: int = 40            # translator training steps per student (tuned lens; ~4 s each on 135M, 1 thread)
+    lens_tokens_per_step: int | None = 48  # positions per batch the tuned lens trains on (None: all)
+    mask_fractions: tuple[int | float, ...] = (0.5, 1.0)   # RQ2 Fig. 4: share of rationale words masked
+    top_k: int = 15                       # RQ3: key tokens kept per rationale (paper: 15)
+    ig_steps: int = 64                    # integrated-gradients steps (captum n_steps; 32 left 70% completeness error)
+    ig_internal_batch: int = 8            # captum internal_batch_size: memory stays flat
+
+
+@dataclass(frozen=True)
+class HumanEval:
+    """Notebook 09 (SCoTD §3.1.1): the pairwise page, 03's SCoTD student (first seed) vs the ``distill`` teacher."""
+    n_questions: int = 24                 # pairs on the page: a seeded random sample of the questions (paper: 300/task)
+    questions: str = "eval"               # "eval": the evaluation split | "heldout": the held-out slice of train
+                                          # (a replayed release has teacher CoTs for its training split only)
+    teacher_temperature: float = 1.0      # the teacher's CoT: its first sample at the corpus's temperature
+    seed: int = 0                         # question sample, A/B sides and page order
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """Notebook 05 (SCoTD Fig. 2–4, supervised, greedy) under the ``distill`` block's task, teacher and
+    protocol. N = 1 is Greedy-CoT (as in 04); N = ``distill.n_samples`` at fraction 1.0 with the profile's
+    student is 03's SCoTD student, and label-only at 1.0 is 03's — reused from the cache."""
+    rationale_counts: tuple[int, ...] = (1, 5)      # Fig. 2: SCoTD on the first N CoTs per question, beside label-only
+    data_fractions: tuple[float, ...] = (0.2, 1.0)  # Fig. 3: share of the training questions (nested: first f·n_train)
+    fraction_counts: tuple[int, ...] = (5,)         # Fig. 3: SCoTD lines (N per question) beside label-only
+    students: tuple[str, ...] = ("smollm2-135m",)   # Fig. 4: students (registry names, local dirs or hub ids)
+    student_counts: tuple[int, ...] = (5,)          # Fig. 4: SCoTD (N per question) beside label-only, per student
+
+
+@dataclass(frozen=True)
+class Downsampling:
+    """Notebook 08 (SCoTD §4, Fig. 7): the supervised corpus C' cut to ``budget`` CoTs per question by each
+    strategy, against all of C' (03's SCoTD student), at the ``distill`` protocol's budget."""
+    budget: int = 2                       # CoTs kept per question on average (paper: 5 of 30)
+    strategies: tuple[str, ...] = ("random", "diversity")   # of helpers.downsample.STRATEGIES
+    likelihood_scorer: str | None = None  # None: the teacher's own log-probs; a model: every CoT scored under it
+                                          # (replayed corpora have none: a local stand-in for the teacher)
+    likelihood_shots: int = 0             # exemplars in the scorer's prompt (0: the question alone)
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     student: str
@@ -84,6 +136,10 @@ class Profile:
     prompting: Prompting = Prompting()
     corpus: CorpusStudy = CorpusStudy()
     distill: Distill = Distill()
+    scaling: Scaling = Scaling()
+    downsampling: Downsampling = Downsampling()
+    wadhwa: Wadhwa = Wadhwa()
+    human_eval: HumanEval = HumanEval()
 
     @property
     def teacher(self) -> str:
@@ -145,6 +201,13 @@ PROFILES: dict[str, Profile] = {
         distill=Distill(task="coinflip", teacher="scripted:0.1", n_samples=2, n_train=8, n_heldout=4, eval_limit=6,
                         budget=Budget(steps=2, batch_size=4, lr=1e-4), max_seq_len=256, max_new_tokens=16,
                         sc_k=2, n_diag_train=4, rationale_counts=(1, 2)),
+        scaling=Scaling(rationale_counts=(1, 2), data_fractions=(0.5, 1.0), fraction_counts=(2,),
+                        students=("smollm2-tiny", "smollm2-135m"), student_counts=(2,)),
+        downsampling=Downsampling(budget=1, strategies=("random", "diversity", "likelihood", "open_endedness"),
+                                  likelihood_scorer="smollm2-tiny"),
+        wadhwa=Wadhwa(students=("smollm2-tiny",), filler_counts=(2,), n_lens=4, tuned_lens_steps=4,
+                      lens_tokens_per_step=16, mask_fractions=(0.5,), top_k=5, ig_steps=4, ig_internal_batch=4),
+        human_eval=HumanEval(n_questions=4),
     ),
     "course": Profile(
         name="course", student="smollm2-135m", seeds=(0, 1, 2), budget_minutes=90,
@@ -154,6 +217,8 @@ PROFILES: dict[str, Profile] = {
                             max_new_tokens=80, n_live=4, n_samples=5),
         corpus=CorpusStudy(n_questions=200),
         distill=Distill(),
+        scaling=Scaling(),            # 05: 6 new students (20% of the questions), the rest is 03's (≈ 25 min)
+        downsampling=Downsampling(),  # 08: 6 new students (2 strategies × 3 seeds), full C' is 03's (≈ 40 min)
     ),
     "lab": Profile(
         name="lab", student="smollm2-135m", seeds=(0, 1, 2), budget_minutes=8 * 60,
@@ -165,6 +230,13 @@ PROFILES: dict[str, Profile] = {
         distill=Distill(task="quarel", teacher="replay:mario_gpt3", n_samples=5, n_train=None, n_heldout=64,
                         budget=Budget(steps=600, batch_size=8, lr=1e-4), max_seq_len=320, max_new_tokens=96,
                         sc_k=5, n_diag_train=64, rationale_counts=(1, 2, 3, 5), curve_setting="few_shot"),
+        scaling=Scaling(rationale_counts=(1, 2, 3, 5), data_fractions=(0.2, 0.4, 0.6, 0.8, 1.0), fraction_counts=(1, 5),
+                        students=("smollm2-135m", "gemma-3-270m", "qwen2.5-0.5b"), student_counts=(1, 5)),
+        downsampling=Downsampling(budget=2, strategies=("random", "diversity", "likelihood", "open_endedness"),
+                                  likelihood_scorer="qwen2.5-0.5b"),
+        wadhwa=Wadhwa(students=("smollm2-135m", "gemma-3-270m"), filler_counts=(1, 5, 11, 20, 40), n_lens=100,
+                      lens_seeds=3, tuned_lens_steps=300, mask_fractions=(0.1, 0.25, 0.5, 0.75, 0.9)),
+        human_eval=HumanEval(n_questions=24, questions="heldout"),
     ),
     "paper": Profile(
         name="paper", student="facebook/opt-1.3b", seeds=(0, 1, 2), budget_minutes=0,
@@ -175,6 +247,15 @@ PROFILES: dict[str, Profile] = {
         distill=Distill(task="quarel", teacher="endpoint", n_samples=30, n_train=None, n_heldout=128,
                         budget=Budget(steps=3000, batch_size=32, lr=2e-5), max_seq_len=512, max_new_tokens=128,
                         sc_k=30, n_diag_train=128, rationale_counts=(1, 5, 10, 20, 30), curve_setting="few_shot"),
+        scaling=Scaling(rationale_counts=(1, 5, 10, 20, 30), data_fractions=(0.2, 0.4, 0.6, 0.8, 1.0),
+                        fraction_counts=(1, 5, 10, 20, 30),
+                        students=("facebook/opt-125m", "facebook/opt-350m", "facebook/opt-1.3b"), student_counts=(1, 5, 30)),
+        downsampling=Downsampling(budget=5, strategies=("random", "diversity", "likelihood", "open_endedness")),
+        wadhwa=Wadhwa(students=("facebook/opt-1.3b", "openai-community/gpt2", "microsoft/phi-1_5"),
+                      filler_counts=(1, 5, 11, 20, 40), n_lens=200, lens_seeds=3, tuned_lens_steps=1000,
+                      lens_tokens_per_step=None, mask_fractions=(0.1, 0.2, 0.35, 0.5, 0.6, 0.75, 0.9),
+                      ig_internal_batch=16),
+        human_eval=HumanEval(n_questions=300),
     ),
 }
 

@@ -47,11 +47,25 @@ class Budget:
     warmup_ratio: float = 0.1       # linear warm-up over this share of the steps ...
     schedule: str = "linear"        # ... then this decay to 0 (transformers scheduler name)
     grad_accum: int = 1
+    # Early stopping (Wadhwa et al. §2: evaluate every K steps, patience 10, threshold 0.02) on the
+    # held-out slice of *train* — never the reported split. 0 = off: every student takes ``steps``.
+    eval_every: int = 0
+    patience: int = 10
+    threshold: float = 0.02
+
+    @property
+    def early_stopping(self) -> bool:
+        return self.eval_every > 0
 
     def describe(self) -> str:
-        return (f"{self.steps} optimizer steps × batch {self.batch_size * self.grad_accum} "
+        text = (f"{self.steps} optimizer steps × batch {self.batch_size * self.grad_accum} "
                 f"(= {self.steps * self.batch_size * self.grad_accum} training sequences) for every condition; "
                 f"AdamW lr {self.lr:g}, {self.warmup_ratio:.0%} linear warm-up, then {self.schedule} decay")
+        if self.early_stopping:
+            text += (f"; early stopping on the held-out slice of train (accuracy every {self.eval_every} steps, "
+                     f"patience {self.patience}, threshold {self.threshold:g}; best weights kept), so "
+                     f"{self.steps} steps is the most any student takes")
+        return text
 
 
 @dataclass(frozen=True)
@@ -88,7 +102,9 @@ class Protocol:
         b = self.budget
         return TrainConfig(lr=b.lr, max_steps=b.steps, batch_size=b.batch_size, grad_accum=b.grad_accum,
                            warmup_ratio=b.warmup_ratio, lr_scheduler=b.schedule, lora=self.lora,
-                           max_seq_len=self.max_seq_len, seed=seed, epochs=1.0)
+                           max_seq_len=self.max_seq_len, seed=seed, epochs=1.0, eval_every=b.eval_every,
+                           patience=b.patience, threshold=b.threshold, n_dev_eval=self.n_heldout,
+                           eval_max_new_tokens=self.max_new_tokens)
 
 
 # ------------------------------------------------------------------------------------------ data
@@ -131,11 +147,29 @@ def majority_baseline(train: Sequence[Any], examples: Sequence[Any]) -> dict[str
 # ------------------------------------------------------------------------------------- stage verbs
 
 def fit(p: Protocol, pairs: Sequence[Any], *, seed: int, info: dict[str, Any] | None = None,
-        progress: bool = False) -> Any:
-    """Train (or reuse from the cache) ``p.student`` on ``pairs`` under the protocol's budget."""
+        heldout: Sequence[Any] | None = None, progress: bool = False) -> Any:
+    """Train (or reuse from the cache) ``p.student`` on ``pairs`` under the protocol's budget.
+
+    With early stopping in the budget (``eval_every > 0``) ``heldout`` — the held-out slice of train from
+    :func:`split_train` — is decoded greedily every ``eval_every`` steps (an answer-first condition, named
+    by ``info["condition"]``, stops at its answer) and the best weights are kept."""
     from .train import train_student
-    return train_student(p.student, pairs, p.train_config(seed),
+    dev_eval = None
+    if p.budget.early_stopping:
+        if not heldout:
+            raise ValueError("this budget stops early on the held-out slice of train: pass heldout= "
+                             "(the second value of protocol.split_train)")
+        from .decode import dev_accuracy
+        cond = _cond((info or {}).get("condition", ""))
+        dev_eval = dev_accuracy(list(heldout), max_new_tokens=p.max_new_tokens,
+                                stop_at_answer=bool(cond) and _answer_first(cond))
+    return train_student(p.student, pairs, p.train_config(seed), dev_eval=dev_eval,
                          info={"task": p.task, "budget": asdict(p.budget), **(info or {})}, progress=progress)
+
+
+def _answer_first(condition: str) -> bool:
+    from .targets import get_condition
+    return get_condition(condition).position == "after"
 
 
 def decode(p: Protocol, student: Any, examples: Sequence[Any], method: str = "greedy", *, seed: int = 0,
@@ -145,10 +179,7 @@ def decode(p: Protocol, student: Any, examples: Sequence[Any], method: str = "gr
     in Wadhwa et al.: the rationale it would write after the label is not needed."""
     from .decode import decode_student
     sc = method == "sc"
-    answer_first = False
-    if condition is not None:
-        from .targets import get_condition
-        answer_first = get_condition(condition).position == "after"
+    answer_first = condition is not None and _answer_first(condition)
     return decode_student(student, examples, method=method, k=(k or p.sc_k) if sc else 1,
                           temperature=p.sc_temperature if sc else None, max_new_tokens=p.max_new_tokens,
                           seed=seed, batch_size=p.decode_batch_size, stop_at_answer=True if answer_first else None,
@@ -242,6 +273,7 @@ def score(p: Protocol, student: Any, preds: Sequence[Any], examples: Sequence[An
                            "student_key": student.key, "train_steps": student.meta.get("global_steps"),
                            "train_pairs": student.meta.get("n_pairs"),
                            "train_seconds": student.meta.get("train_seconds"),
+                           "best_step": student.meta.get("best_step"),
                            "train_loss": student.meta.get("train_loss"),
                            "precision": student.meta.get("precision") or ("bf16" if student.meta.get("bf16") else "fp32")}
     row["rationale_agreement"] = rationale_agreement(examples, preds)
@@ -365,9 +397,17 @@ def summarize(rows: Sequence[dict[str, Any]], *, baseline: str | None = "label_o
     return out
 
 
-def check_matched(rows: Sequence[dict[str, Any]]) -> int:
-    """The optimizer steps every compared student took; raises if they differ (an unfair comparison)."""
+def check_matched(rows: Sequence[dict[str, Any]], budget: Budget | None = None) -> int:
+    """The optimizer steps every compared student took; raises if they differ (an unfair comparison).
+
+    Under a ``budget`` with early stopping the students are matched by the rule, not the step count:
+    every one must have stopped within ``budget.steps``; returns the most steps any took."""
     steps = {r.get("train_steps") for r in rows}
+    if budget is not None and budget.early_stopping:
+        bad = [s for s in steps if not isinstance(s, int) or s > budget.steps]
+        if bad:
+            raise ValueError(f"students outside the budget of {budget.steps} steps: {sorted(map(str, bad))}")
+        return max(steps)
     if len(steps) != 1:
         raise ValueError(f"unmatched training budgets: steps {sorted(map(str, steps))}")
     return steps.pop()

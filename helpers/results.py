@@ -35,7 +35,10 @@ _WRITTEN: list[Path] = []
 #: display names by column (the same value reads differently as a prompting mode or a decoding)
 LABELS: dict[str, dict[str, str]] = {
     "condition": {"label_only": "Label-only", "greedy_cot": "Greedy-CoT", "scotd": "SCoTD",
-                  "cot_before": "CoT before label", "cot_after": "CoT after label"},
+                  "cot_before": "CoT before label", "cot_after": "CoT after label",
+                  "shuffled_before": "Shuffled CoT before", "shuffled_after": "Shuffled CoT after",
+                  "key_tokens": "Key tokens after label"},
+    "position": {"before": "CoT before label", "after": "CoT after label", "none": "no CoT"},
     "mode": {"no_cot": "No CoT", "greedy": "Greedy CoT", "sc": "Self-consistency"},
     "decode": {"greedy": "greedy", "sc": "self-consistency"},
     "setting": {"supervised": "Full (supervised)", "few_shot": "Few-shot"},
@@ -301,6 +304,18 @@ def paper_value(table: str, *, task: str, **keys: Any) -> float | None:
     return float(rows[0]["value"]) if rows else None
 
 
+def wadhwa_value(table: str, *, task: str, condition: str, model: str = "GPT-2", variant: str = "") -> float | None:
+    """Wadhwa et al.'s number (%) for one cell of Table 1/2/3 (``table`` "1" | "2" | "3"; ``model`` GPT-2 |
+    Phi-1.5 | Gemma-2B; ``variant`` for Table 3: ig_top15 | ig_top15_shuffled | human | word2vec_top15),
+    or None where the paper has none (e.g. the generated coin flip)."""
+    if table not in ("1", "2", "3"):
+        raise KeyError(f"unknown Wadhwa table {table!r}; known: 1, 2, 3")
+    rows = _paper_rows(f"Wadhwa Table {table}", task, condition=condition, model=model, variant=variant)
+    if len(rows) > 1:
+        raise KeyError(f"{len(rows)} paper rows match Wadhwa Table {table}/{task}/{condition}/{model}/{variant}")
+    return float(rows[0]["value"]) if rows else None
+
+
 def paper_curve(table: str, task: str) -> dict[str, dict[int, float]]:
     """Table 3(b) as ``{decode: {n_rationales: accuracy %}}``."""
     if table != "3b":
@@ -309,6 +324,38 @@ def paper_curve(table: str, task: str) -> dict[str, dict[int, float]]:
     for r in _paper_rows(_TABLES["3b"], task, condition="scotd"):
         out.setdefault(r["decode"], {})[int(r["variant"].split("=")[1])] = float(r["value"])
     return out
+
+
+#: the paper's students by the hub ids a profile may name (SCoTD Fig. 4)
+_PAPER_STUDENTS = {"facebook/opt-125m": "OPT-125M", "facebook/opt-350m": "OPT-350M", "facebook/opt-1.3b": "OPT-1.3B"}
+
+
+def paper_figure(figure: str, *, task: str, condition: str, n_rationales: int | None = None,
+                 fraction: float | None = None, student: str | None = None) -> float | None:
+    """SCoTD Fig. 2 / 3 / 4 / 7's number (%) for one point, where the paper's text states it (Table 2(b),
+    §3.1); None for every point the paper only plots, and for other tasks (the coin flip).
+
+    ``condition``: ``label_only`` or ``scotd`` (with ``n_rationales``; paper N = 30 / 50) for Fig. 2–4;
+    for Fig. 7 ``full`` (all of C') or a §4 strategy. Fig. 3 takes the ``fraction`` of training questions,
+    Fig. 4 the ``student`` (a hub id: the paper's are facebook/opt-125m, -350m, -1.3b)."""
+    figs = {"2": "SCoTD Fig. 2", "3": "SCoTD Fig. 3", "4": "SCoTD Fig. 4", "7": "SCoTD Fig. 7"}
+    if figure not in figs:
+        raise KeyError(f"unknown SCoTD figure {figure!r}; known: {sorted(figs)}")
+    n = f"N={n_rationales}" if condition == "scotd" else ""
+    if figure == "2":
+        match = {"condition": condition, "variant": n}
+    elif figure == "3":
+        if fraction is None:
+            raise KeyError("Fig. 3 needs the fraction of training questions")
+        match = {"condition": condition, "variant": f"fraction={fraction:g}" + (f",{n}" if n else "")}
+    elif figure == "4":
+        match = {"condition": condition, "variant": n, "model": _PAPER_STUDENTS.get(str(student), f"not:{student}")}
+    else:
+        match = {"condition": "scotd", "variant": "full"} if condition == "full" else {"condition": condition}
+    rows = _paper_rows(figs[figure], task, **match)
+    if len(rows) > 1:
+        raise KeyError(f"{len(rows)} paper rows match {figs[figure]}/{task}/{match}")
+    return float(rows[0]["value"]) if rows else None
 
 
 def data_info(corpus: Any = None, dev: Sequence[Any] | None = None, **extra: Any) -> dict[str, Any]:

@@ -268,6 +268,47 @@ class LocalTeacher(Teacher):
                         yield r, k, c
 
 
+def completion_logprobs(model: Any, tokenizer: Any, prompts: list[str], completions: list[str], *,
+                        batch_size: int = 8) -> list[tuple[float, int]]:
+    """``(sum of log-probs, number of tokens)`` of each completion given its prompt under a causal LM:
+    ``log p(completion | prompt)`` teacher-forced, from the raw logits (temperature 1), as
+    :class:`LocalTeacher` records for the CoTs it samples — here for CoTs someone else wrote (a replayed
+    corpus carries no log-probs; SCoTD §4's likelihood filter needs them).
+
+    Prompt and completion are tokenized apart (the prompt with the tokenizer's special tokens, the
+    completion without) and concatenated, so the scored tokens are exactly the completion's own.
+    Batches are right-padded; padding never changes a score."""
+    import torch
+    if len(prompts) != len(completions):
+        raise ValueError(f"{len(prompts)} prompts but {len(completions)} completions")
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
+    out: list[tuple[float, int]] = []
+    for i in range(0, len(prompts), max(1, batch_size)):
+        seqs, starts = [], []
+        for p, c in zip(prompts[i:i + batch_size], completions[i:i + batch_size]):
+            p_ids = tokenizer(p, add_special_tokens=True)["input_ids"]
+            c_ids = tokenizer(c, add_special_tokens=False)["input_ids"]
+            if not p_ids:
+                raise ValueError("an empty prompt (and no BOS token): the first completion token has no context")
+            if not c_ids:
+                raise ValueError(f"empty completion after prompt {p[-60:]!r}")
+            seqs.append(p_ids + c_ids)
+            starts.append(len(p_ids))
+        width = max(len(s) for s in seqs)
+        ids = torch.full((len(seqs), width), pad, dtype=torch.long)
+        att = torch.zeros((len(seqs), width), dtype=torch.long)
+        for r, s in enumerate(seqs):
+            ids[r, :len(s)] = torch.tensor(s)
+            att[r, :len(s)] = 1
+        with torch.inference_mode():
+            logits = model(input_ids=ids.to(model.device), attention_mask=att.to(model.device)).logits
+            logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
+            tok_lp = logp.gather(2, ids[:, 1:, None].to(logp.device)).squeeze(2).double().cpu()
+        for r, (s, st) in enumerate(zip(seqs, starts)):
+            out.append((float(tok_lp[r, st - 1:len(s) - 1].sum()), len(s) - st))
+    return out
+
+
 # ------------------------------------------------------------------------------------------- HTTP
 
 class _Retryable(Exception):

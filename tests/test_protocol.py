@@ -154,3 +154,36 @@ def test_paper_lookups():
     assert results.paper_value("2b", task="coinflip", setting="supervised", condition="scotd") is None
     with pytest.raises(KeyError):
         results.paper_value("9z", task="quarel")
+
+
+def test_check_matched_under_early_stopping():
+    a, b = row("label_only", 0, [True, False]), row("scotd", 0, [True, True])
+    budget = P.Budget(steps=12, eval_every=2)
+    assert P.check_matched([dict(a, train_steps=6), dict(b, train_steps=12)], budget) == 12
+    with pytest.raises(ValueError, match="outside the budget"):
+        P.check_matched([dict(a, train_steps=14), b], budget)
+    assert "early stopping on the held-out slice of train" in budget.describe()
+    assert "early stopping" not in P.Budget(steps=12).describe()
+
+
+def test_fit_stops_early_on_the_heldout_slice_of_train(tmp_path, monkeypatch):
+    """A real (tiny) student under an early-stopping budget: the held-out slice of *train* is decoded every
+    K steps, training stops after ``patience`` evaluations without improvement, and it refuses to run
+    without that slice (never the dev split)."""
+    monkeypatch.setenv("COTLAB_CACHE", str(tmp_path / "cache"))
+    from helpers import targets
+    from helpers.corpus import sample_corpus
+    from helpers.teacher import teacher_from_name
+    prof = get_profile("smoke", distill={"budget": {"steps": 8, "eval_every": 2, "patience": 1, "threshold": 1.01}})
+    p = prof.protocol()
+    train, held = P.split_train(p)
+    corpus = sample_corpus(teacher_from_name(prof.teacher, task=p.task), train, n=2, progress=False)
+    pairs = targets.pairs_from_corpus(corpus, "greedy_cot")
+    with pytest.raises(ValueError, match="heldout="):
+        P.fit(p, pairs, seed=0, info={"condition": "greedy_cot"})
+    student = P.fit(p, pairs, seed=0, info={"condition": "greedy_cot"}, heldout=held)
+    curve = student.meta["dev_curve"]
+    # threshold 1.01 can never be met: the first evaluation sets the best, the second exhausts patience 1
+    assert [c["step"] for c in curve] == [2, 4] and student.meta["global_steps"] == 4
+    assert student.meta["best_step"] == 2
+    assert all(0.0 <= c["dev_accuracy"] <= 1.0 for c in curve)

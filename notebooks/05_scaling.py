@@ -1,0 +1,245 @@
+# ---
+# jupyter:
+#   cotlab:
+#     figures:
+#     - 05_fig2_cots_per_question
+#     - 05_fig3_training_questions
+#     - 05_fig4_student_size
+#     reproduces:
+#     - SCoTD Fig. 2 (supervised, accuracy vs CoTs per question)
+#     - SCoTD Fig. 3 (share of the training questions, label-only vs SCoTD)
+#     - SCoTD Fig. 4 (student size)
+#     title: 'Scaling: CoTs per question, training questions, student size'
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     notebook_metadata_filter: cotlab,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 05 · Scaling — SCoTD Fig. 2, 3 and 4
+#
+# SCoTD §3.1 and §3.3 vary one thing at a time around the default setting (supervised, greedy decoding):
+#
+# * **Fig. 2 — CoTs per question.** SCoTD trained on the first N CoTs the teacher sampled per question.
+#   The paper finds accuracy rising with N up to 30 (N = 50 adds nothing), and that a few CoTs per question
+#   can fall *below* label-only (OpenBookQA) — "sampling many reasoning chains per instance is paramount".
+# * **Fig. 3 — training questions.** 20 % … 100 % of the training questions, label-only against SCoTD at
+#   several N. The paper (CSQA): CoTs help at every data size, and SCoTD with 40 % of the questions
+#   beats label-only with all of them.
+# * **Fig. 4 — student size.** OPT-125M, 350M and 1.3B: SCoTD beats label-only at every size.
+#
+# **What changes between conditions, and what does not.** Every student here is trained under notebook
+# 03's protocol: the same optimizer steps, batch, learning rate and schedule (`Budget.describe()` below),
+# the same seeds, scored on the whole dev split. Only the training *pairs* change — which questions, how
+# many CoTs per question — and, in Fig. 4, the student. With fewer questions a student therefore sees each
+# of them more often (the same compute, spread over less data); the paper does not say how it set the
+# number of updates per data size, so this is our choice, and the one that keeps conditions comparable.
+# N = 1 is the teacher's most likely correct CoT (Greedy-CoT), as in notebook 04; N > 1 the first N CoTs
+# of each question, wrong ones dropped (supervised).
+#
+# **Cost, and what is reused.** `protocol.fit` caches a student by its content (model, training pairs,
+# budget, seed): a condition whose pairs are those of notebook 03 *is* 03's student, and its dev decode is
+# 03's too. On `course` (coin flip, SmolLM2-135M, 3 seeds, N = 1 and 5, 20 % and 100 % of the 300
+# training questions, one student size):
+#
+# * Fig. 2 (N = 1, 5, label-only) and the 100 % points of Fig. 3 and Fig. 4 are 03's twelve students — cache
+#   hits, seconds;
+# * new: 20 % of the questions × {label-only, SCoTD N = 5} × 3 seeds = **6 students**. From 03's measured
+#   times on the 2-core CPU (a CoT student: ≈ 250 s for 40 steps × batch 8 plus ≈ 110 s to decode the 200
+#   dev questions; a label-only student ≈ 110 s + 20 s): 3 × 6 min + 3 × 2.2 min ≈ **25 min**.
+#
+# `lab` (QuaRel, the replayed GPT-3 corpus, 600 steps) adds N = 2, 3, fractions 20–80 % in steps of 20 with
+# Greedy-CoT and SCoTD N = 5 lines, and the students gemma-3-270m (≈ 2× the cost of a SmolLM2-135M student)
+# and qwen2.5-0.5b (≈ 4×) — hours. `paper` runs the paper's N = 1 … 30 with an endpoint teacher and the
+# OPT-125M / 350M / 1.3B students from the hub on a GPU.
+
+# %% tags=["parameters"]
+PROFILE = "course"
+
+# %%
+from dataclasses import replace
+
+from helpers import plots, protocol, results, show, targets
+from helpers.corpus import first_n, only_questions, sample_corpus
+from helpers.teacher import teacher_from_name
+
+run = results.start("05_scaling", PROFILE)
+P = run.profile.protocol()
+S = run.profile.scaling
+train, heldout = protocol.split_train(P)
+dev = protocol.eval_examples(P)
+teacher = teacher_from_name(run.profile.teacher, task=P.task)
+corpus = sample_corpus(teacher, train + heldout, n=run.profile.distill.n_samples, progress=False)
+train_corpus = only_questions(corpus, train)
+majority = protocol.majority_baseline(train, dev)
+print(f"task {P.task}: {len(train)} training questions, {len(dev)} dev questions ({P.eval_text()}); "
+      f"{run.profile.distill.n_samples} CoTs per question from {run.profile.teacher}")
+print(f"seeds {P.seeds}; budget: {P.budget.describe()}")
+print(f"Fig. 2: N = {S.rationale_counts}; Fig. 3: fractions {S.data_fractions} × N = {S.fraction_counts}; "
+      f"Fig. 4: students {S.students} × N = {S.student_counts} (each beside label-only)")
+
+# %% [markdown]
+# ## One student, one condition
+#
+# Every point of the three figures is one call of this function per seed: choose the questions, choose
+# the CoTs (none, the most likely one, or the first N), build the training pairs, `fit` (or reuse), decode
+# the dev split greedily, `score`. The per-student diagnostics of notebook 03 (train and held-out
+# accuracy, answer loss) are skipped here to keep the cost down; accuracy, its interval and the paired
+# tests are all computed.
+
+# %%
+def student_row(Pc, questions, n, seed, **keys):
+    """Label-only (n = 0) or SCoTD on the first n CoTs per question (n = 1: Greedy-CoT) of `questions`,
+    trained under protocol `Pc` with `seed` (or reused from the cache) and scored on the dev split."""
+    sub = only_questions(train_corpus, questions)
+    cond = "label_only" if n == 0 else "greedy_cot" if n == 1 else "scotd"
+    pairs = targets.pairs_from_corpus(first_n(sub, n) if n > 1 else sub, cond, supervised=True, seed=seed)
+    student = protocol.fit(Pc, pairs, seed=seed, info={"condition": cond, "setting": "supervised", "n_rationales": n})
+    preds = protocol.decode(Pc, student, dev, "greedy", seed=seed, condition=cond)
+    row = protocol.score(Pc, student, preds, dev, condition="label_only" if n == 0 else f"N={n}", seed=seed,
+                         n_rationales=n, model=Pc.student, questions=len(questions), diagnostics=False, **keys)
+    how = "from the cache" if student.reused else f"trained in {row['train_seconds']:.0f}s"
+    print(f"{Pc.student:14s} {len(questions):5d} questions  {row['condition']:10s} seed {seed}: "
+          f"{100 * row['accuracy']:5.1f}%  ({len(pairs)} pairs, {row['train_steps']} steps, {how})")
+    return row
+
+# %% [markdown]
+# ## Fig. 2: accuracy against CoTs per question
+#
+# All training questions; N CoTs per question, and label-only as the reference line. Every N trains for
+# the same number of steps: a larger N buys more *distinct* targets, not more updates.
+
+# %%
+rows2 = []
+for n in (0, *S.rationale_counts):
+    for seed in P.seeds:
+        rows2.append(student_row(P, train, n, seed))
+fig2 = protocol.summarize(rows2, baseline="label_only", carry=("n_rationales",),
+                          paper=lambda r: results.paper_figure("2", task=P.task, n_rationales=r["n_rationales"],
+                                                               condition="label_only" if r["condition"] == "label_only" else "scotd"))
+results.summary_frame(fig2 + [majority])
+
+# %%
+fig = plots.scaling_curve([r for r in fig2 if r["condition"] != "label_only"], x="n_rationales", log_x=True,
+                          refs=[r for r in fig2 if r["condition"] == "label_only"], majority=majority["accuracy"],
+                          chance=show.CHANCE.get(P.task), xlabel="CoTs per training question (N; N=1: Greedy-CoT)",
+                          title=f"SCoTD Fig. 2 on {P.task} — {P.student}, {len(P.seeds)} seeds, supervised, greedy")
+plots.savefig(fig, "05_fig2_cots_per_question");
+
+# %% [markdown]
+# ## Fig. 3: the share of training questions
+#
+# The first `f · n_train` training questions (nested: the 20 % are among the 60 %, …), label-only and
+# SCoTD at each N of the profile, every one at the same budget. Each fraction's conditions are compared
+# with label-only *at the same fraction*; the majority class of that fraction's questions is beside them.
+
+# %%
+rows3 = []
+for f in S.data_fractions:
+    questions = train[:max(1, round(f * len(train)))]
+    for n in (0, *S.fraction_counts):
+        for seed in P.seeds:
+            rows3.append(student_row(P, questions, n, seed, fraction=f))
+fig3 = protocol.summarize(rows3, group=("fraction", "condition"), baseline="label_only",
+                          carry=("n_rationales", "questions"),
+                          paper=lambda r: results.paper_figure("3", task=P.task, fraction=r["fraction"],
+                                                               n_rationales=r["n_rationales"],
+                                                               condition="label_only" if r["condition"] == "label_only" else "scotd"))
+majority3 = [dict(protocol.majority_baseline(train[:max(1, round(f * len(train)))], dev), fraction=f)
+             for f in S.data_fractions]
+results.summary_frame(fig3 + majority3, keys=("fraction", "condition"))
+
+# %% [markdown]
+# **The paper's sharpest claim** (§3.3): SCoTD with *fewer* questions against label-only with *all* of
+# them. Same dev questions and seeds, so the test is paired.
+
+# %%
+top = max(S.data_fractions)
+full_label_only = [dict(r, condition=f"label_only @ {top:.0%}") for r in rows3
+                   if r["condition"] == "label_only" and r["fraction"] == top]
+vs_full = protocol.summarize(full_label_only + [dict(r, condition=f"{r['condition']} @ {r['fraction']:.0%}")
+                                                for r in rows3 if r["condition"] != "label_only"],
+                             baseline=f"label_only @ {top:.0%}", carry=("fraction", "n_rationales", "questions"))
+results.summary_frame(vs_full + [majority])
+
+# %%
+fig = plots.scaling_curve(fig3, x="fraction", percent_x=True, majority=majority["accuracy"], chance=show.CHANCE.get(P.task),
+                          xlabel=f"share of the {len(train)} training questions",
+                          title=f"SCoTD Fig. 3 on {P.task} — {P.student}, {len(P.seeds)} seeds, same budget at every size")
+plots.savefig(fig, "05_fig3_training_questions");
+
+# %% [markdown]
+# ## Fig. 4: student size
+#
+# The same training pairs and budget for every student; only the model changes (`replace(P, student=…)`).
+# The profile's own student reuses the students above.
+
+# %%
+rows4 = []
+for name in S.students:
+    Ps = replace(P, student=name)
+    for n in (0, *S.student_counts):
+        for seed in P.seeds:
+            rows4.append(student_row(Ps, train, n, seed))
+fig4 = protocol.summarize(rows4, group=("model", "condition"), baseline="label_only", carry=("n_rationales",),
+                          paper=lambda r: results.paper_figure("4", task=P.task, student=r["model"],
+                                                               n_rationales=r["n_rationales"],
+                                                               condition="label_only" if r["condition"] == "label_only" else "scotd"))
+results.summary_frame(fig4 + [majority], keys=("model", "condition"))
+
+# %%
+fig = plots.scaling_curve(fig4, x="model", order=list(S.students), majority=majority["accuracy"],
+                          chance=show.CHANCE.get(P.task), xlabel="student",
+                          title=f"SCoTD Fig. 4 on {P.task} — {len(P.seeds)} seeds, same pairs and budget per student")
+plots.savefig(fig, "05_fig4_student_size");
+
+# %% [markdown]
+# Every student in the three figures took the same number of optimizer steps:
+
+# %%
+steps = protocol.check_matched(rows2 + rows3 + rows4)
+print(f"{len({r['student_key'] for r in rows2 + rows3 + rows4})} distinct students, {steps} steps each")
+
+# %% [markdown]
+# ## Conclusions (course profile)
+#
+# *(written after the course run)*
+
+# %%
+FIGURES = ['05_fig2_cots_per_question', '05_fig3_training_questions', '05_fig4_student_size']   # what this notebook promises; checked by run.finish()
+data = results.data_info(train_corpus, dev)
+common = f"{P.budget.describe()}; seeds {list(P.seeds)}; {P.eval_text()}; supervised, greedy decoding"
+run.save_table("fig2_cots_per_question", fig2 + [majority], title="SCoTD Fig. 2 — accuracy vs CoTs per question",
+               columns=["condition", "n_rationales"],
+               description=f"{P.task}, student {P.student}: SCoTD on the first N CoTs per question (N=1: Greedy-CoT), "
+                           f"Δ and p against label-only; {common}. Paper: N=30 and label-only as in Table 2(b), N=50 "
+                           f"§3.1; its other points are plotted only (n/a).",
+               data=data, extra={"protocol": P.to_dict(), "per_student": rows2})
+run.save_table("fig3_training_questions", fig3 + majority3, title="SCoTD Fig. 3 — share of the training questions",
+               columns=["fraction", "condition", "questions"],
+               description=f"{P.task}, student {P.student}: the first fraction of the {len(train)} training questions, "
+                           f"Δ and p against label-only at the same fraction; {common}. Paper (CSQA only): the 100% "
+                           f"points as in Table 2(b); the rest plotted only (n/a).",
+               data=data, extra={"protocol": P.to_dict(), "per_student": rows3})
+run.save_table("fig3_vs_full_label_only", vs_full + [majority],
+               title="SCoTD §3.3 — CoT students on fewer questions vs label-only on all of them",
+               columns=["condition", "questions"],
+               description=f"{P.task}, student {P.student}: every CoT condition at every fraction against label-only "
+                           f"on all {len(train)} questions (paired by seed and dev question); {common}. Paper: SCoTD "
+                           f"with 40% of CSQA beats label-only with 100% (no number given).",
+               data=data, extra={"protocol": P.to_dict()})
+run.save_table("fig4_student_size", fig4 + [majority], title="SCoTD Fig. 4 — student size",
+               columns=["model", "condition"],
+               description=f"{P.task}: students {list(S.students)}, the same training pairs per condition, Δ and p "
+                           f"against label-only of the same student; {common}. Paper (CSQA, OPT-125M/350M/1.3B): the "
+                           f"OPT-1.3B points as in Table 2(b); the rest plotted only (n/a).",
+               data=data, extra={"protocol": P.to_dict(), "per_student": rows4})
+run.finish(FIGURES);

@@ -1,0 +1,266 @@
+# ---
+# jupyter:
+#   cotlab:
+#     figures:
+#     - 10_table1_rationale_position
+#     - 10_fig3_fillers
+#     - 10_fig2_lens
+#     reproduces:
+#     - Wadhwa et al. Table 1
+#     - Wadhwa et al. Fig. 2
+#     - Wadhwa et al. Fig. 3
+#     title: "RQ1: where the rationale goes — before or after the label"
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     notebook_metadata_filter: cotlab,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 10 · RQ1: the rationale before or after the label — Wadhwa et al. 2024, Table 1, Fig. 2, Fig. 3
+#
+# Wadhwa et al. ask *why* CoT-augmented distillation helps. Their first question: does it matter where
+# the rationale sits in the training target?
+#
+# * **No CoT** — `So the answer is (b).`
+# * **CoT before the label** — `<rationale> So the answer is (b).` (the usual CoT student: it reasons, then answers)
+# * **CoT after the label** — `So the answer is (b). <rationale>` (at test time it answers first and
+#   can stop there: it never gets to use the reasoning it would write)
+#
+# They find **after ≥ before > no CoT** on CSQA, OBQA and QuaRel (Table 1) and conclude that the
+# benefit is not test-time reasoning but a richer training signal. Then two probes:
+#
+# * **Fig. 3 — is it just extra compute?** Replace the rationale by k `<unk>` filler tokens before the
+#   label. Paper: accuracy rises up to ~11 fillers, plateaus, then declines, and never reaches CoT.
+# * **Fig. 2 — when does the student know the answer?** Read the probability of the gold label at the
+#   label position from every layer (logit lens; tuned lens, Belrose et al. 2023). Paper: CoT-after
+#   students are confident earliest (layer-wise), no-CoT students latest.
+#
+# Everything runs under the protocol (`helpers.protocol`): one training budget for every student,
+# every seed of the profile, the full dev split, paired tests against no CoT, the majority baseline.
+# On `course` (coin flip, SmolLM2-135M) the Table 1 students are notebook 03's, reused from the cache:
+# CoT-before is the Greedy-CoT student (the same training pairs), so Table 1 costs nothing new.
+
+# %% tags=["parameters"]
+PROFILE = "course"
+
+# %%
+import dataclasses
+
+import numpy as np
+
+from helpers import analysis, plots, protocol, results, show, targets
+from helpers.corpus import only_questions, sample_corpus
+from helpers.teacher import teacher_from_name
+
+run = results.start("10_rq1_rationale_position", PROFILE)
+P = run.profile.protocol()
+W = run.profile.wadhwa
+train, heldout = protocol.split_train(P)
+dev = protocol.eval_examples(P)
+teacher = teacher_from_name(run.profile.teacher, task=P.task)
+corpus = sample_corpus(teacher, train + heldout, n=run.profile.distill.n_samples, progress=False)
+train_corpus = only_questions(corpus, train)
+majority = protocol.majority_baseline(train, dev)
+print(f"task {P.task}: {len(train)} training questions, {len(dev)} dev questions ({P.eval_text()})")
+print(f"students {list(W.students)}, seeds {list(P.seeds)}; {P.budget.describe()}")
+
+# %% [markdown]
+# ## The three training targets for one question
+#
+# The rationale is the teacher's first correct CoT for the question (supervised: gold label). Only the
+# completion carries loss; the prompt is the same for every condition.
+
+# %%
+TABLE1 = ["label_only", "cot_before", "cot_after"]
+for c in TABLE1:
+    pair = targets.pairs_from_corpus(only_questions(train_corpus, train[:1]), c)[0]
+    print(f"--- {c}:{pair.completion}")
+print("--- prompt:\n" + pair.prompt)
+
+# %% [markdown]
+# ## Table 1: no CoT vs CoT before vs CoT after, for every student of the profile
+#
+# The loop: for each student model, condition and seed, `fit` trains (or reuses) a student under the
+# profile's budget and `decode` answers every dev question greedily. A CoT-after student is stopped at its
+# answer sentence (it would go on to write the rationale, which is not needed for the answer).
+
+# %%
+rows = []
+for name in W.students:
+    Ps = dataclasses.replace(P, student=name)
+    for condition in TABLE1:
+        for seed in P.seeds:
+            pairs = targets.pairs_from_corpus(train_corpus, condition, supervised=True, seed=seed)
+            student = protocol.fit(Ps, pairs, seed=seed, heldout=heldout,
+                                   info={"condition": condition, "setting": "supervised"})
+            preds = protocol.decode(Ps, student, dev, "greedy", seed=seed, condition=condition)
+            rows.append(protocol.score(Ps, student, preds, dev, condition=condition, seed=seed, model=name,
+                                       train=train, heldout=heldout,
+                                       pairs_for=protocol.answer_pairs(corpus, condition)))
+            print(f"{name} {condition:10s} seed {seed}: {100 * rows[-1]['accuracy']:.1f}%")
+steps = protocol.check_matched(rows, P.budget)
+table1 = protocol.summarize(rows, group=("model", "condition"), baseline="label_only",
+                            paper=lambda r: results.wadhwa_value("1", task=P.task, condition=r["condition"]))
+results.summary_frame(table1 + [majority], keys=("model", "condition"),
+                      extra=["train_accuracy", "heldout_accuracy", "answer_loss_train", "rationale_agreement"])
+
+# %% [markdown]
+# *paper %* is Wadhwa et al.'s GPT-2 on the same task where the paper has it (CSQA, OBQA, QuaRel; none for
+# the coin flip). The after-vs-before comparison, paired by seed and question:
+
+# %%
+after_vs_before = protocol.summarize([dict(r) for r in rows if r["condition"] in ("cot_before", "cot_after")],
+                                     group=("model", "condition"), baseline="cot_before")
+results.summary_frame([r for r in after_vs_before if r["condition"] == "cot_after"], keys=("model", "condition"))
+
+# %%
+fig = plots.seed_points(table1, x="condition", hue="model" if len(W.students) > 1 else None,
+                        majority=majority["accuracy"], chance=show.CHANCE.get(P.task),
+                        title=f"Wadhwa Table 1 on {P.task} — {len(P.seeds)} seeds, {steps} steps (n={len(dev)})")
+plots.savefig(fig, "10_table1_rationale_position");
+
+# %% [markdown]
+# ## Fig. 3: `<unk>` fillers instead of a rationale
+#
+# The target is `<unk> × k  So the answer is (b).`: the same extra positions before the label as a short
+# rationale, with no information in them. k = 0 is the no-CoT student. The filler is the tokenizer's
+# `unk_token` where it has a real one, else a new `<unk>` token added to the vocabulary (SmolLM2's unk
+# is its EOS token, so it gets the new one).
+
+# %%
+print(targets.pairs_from_corpus(only_questions(train_corpus, train[:1]), "filler", k=W.filler_counts[0])[0].completion)
+
+# %%
+P0 = dataclasses.replace(P, student=W.students[0])
+rows_f = [dict(r, condition="k=0", n_fillers=0) for r in rows
+          if r["condition"] == "label_only" and r["model"] == W.students[0]]
+for k in W.filler_counts:
+    for seed in P.seeds:
+        pairs = targets.pairs_from_corpus(train_corpus, "filler", supervised=True, k=k, seed=seed)
+        student = protocol.fit(P0, pairs, seed=seed, heldout=heldout,
+                               info={"condition": "filler", "n_fillers": k, "setting": "supervised"})
+        preds = protocol.decode(P0, student, dev, "greedy", seed=seed, condition="filler")
+        rows_f.append(protocol.score(P0, student, preds, dev, condition=f"k={k}", seed=seed, n_fillers=k,
+                                     diagnostics=False))
+protocol.check_matched(rows_f, P.budget)
+fillers = protocol.summarize(rows_f, baseline="k=0", carry=("n_fillers",))
+results.summary_frame(fillers, extra=["n_fillers", "no_answer_rate"])
+
+# %%
+cot_means = {c: next(r["accuracy"] for r in table1 if r["condition"] == c and r["model"] == W.students[0])
+             for c in ("cot_before", "cot_after")}
+fig = plots.metric_curve(fillers, x="n_fillers", xlabel="<unk> fillers before the label (k)", refs=cot_means,
+                         majority=majority["accuracy"], chance=show.CHANCE.get(P.task),
+                         title=f"Wadhwa Fig. 3 on {P.task} — {W.students[0]}, {len(P.seeds)} seeds")
+plots.savefig(fig, "10_fig3_fillers");
+
+# %% [markdown]
+# ## Fig. 2: when does the student know the label? Logit lens and tuned lens
+#
+# For the dev questions that **all three** students of a seed answer correctly (as in the paper), the
+# prefix is the question plus what the student itself wrote up to the label — `So the answer is (` — and
+# the lens reads P(gold label letter) there from every layer: the residual stream after block l, through
+# the final norm and the unembedding (logit lens), or first through a per-layer affine translator trained
+# on the student's own training texts (tuned lens: the `tuned-lens` package's `TunedLens`, trained with
+# its default optimizer for the profile's `tuned_lens_steps`). The last layer is the student's actual
+# output. The profile's `lens_seeds` says how many seeds get lenses (course: the first; the lens is a
+# description of trained students, and a tuned lens costs minutes per student on 2 cores).
+
+# %%
+curves = {"logit lens": {}, "tuned lens": {}}
+lens_rows = []
+per_layer = {lens: {c: [] for c in TABLE1} for lens in curves}
+lens_seeds = P.seeds[:W.lens_seeds]
+for seed in lens_seeds:
+    seed_rows = {c: next(r for r in rows if r["model"] == W.students[0] and r["condition"] == c and r["seed"] == seed)
+                 for c in TABLE1}
+    correct = set.intersection(*({p.id for p in r["preds"] if p.correct} for r in seed_rows.values()))
+    ids = [ex.id for ex in dev if ex.id in correct][:W.n_lens]
+    if not ids:     # e.g. smoke's random students: read the lens right after the question, with no student text
+        print(f"seed {seed}: no dev question answered correctly by all three students — the lens is read at the "
+              f"label position right after the question (no rationale) for the first {W.n_lens} questions")
+    for c, r in seed_rows.items():
+        student = protocol.fit(P0, targets.pairs_from_corpus(train_corpus, c, supervised=True, seed=seed), seed=seed,
+                               heldout=heldout, info={"condition": c, "setting": "supervised"})
+        tok, model = student.load()
+        items = (analysis.label_position_items(dev, [p for p in r["preds"] if p.id in ids]) if ids
+                 else [(ex, "") for ex in dev[:W.n_lens]])
+        texts = [p.prompt + p.completion for p in targets.pairs_from_corpus(train_corpus, c, supervised=True)]
+        lens = analysis.train_tuned_lens(model, tok, texts, steps=W.tuned_lens_steps, seed=seed,
+                                         tokens_per_step=W.lens_tokens_per_step)
+        for name, ln in (("logit lens", None), ("tuned lens", lens)):
+            per_layer[name][c].append(analysis.lens_confidence(model, tok, items, lens=ln))
+        del model
+for name in curves:
+    for c in TABLE1:
+        m = np.concatenate(per_layer[name][c], axis=0)          # items (all seeds) × layers
+        curves[name][c] = analysis.mean_band(m)
+        lens_rows += [{"lens": name, "condition": c, "layer": l, "mean_p_gold": curves[name][c]["mean"][l],
+                       "ci_low": curves[name][c]["lo"][l], "ci_high": curves[name][c]["hi"][l],
+                       "share_above_0.6": float(np.mean(m[:, l] > 0.6)), "n_items": int(m.shape[0])}
+                      for l in range(m.shape[1])]
+print(f"{len(curves['logit lens']['label_only']['mean']) - 1} layers; "
+      f"{sum(len(x) for x in per_layer['logit lens']['label_only'])} questions per condition, seeds {list(lens_seeds)}")
+
+# %% [markdown]
+# The paper's reading: how early (in layers) the gold label becomes likely. Per lens, the first layer at
+# which the mean probability passes 0.6, and the mid-network probability of CoT-after and CoT-before
+# students against no CoT, paired over the same questions (permutation test):
+
+# %%
+import pandas as pd
+mid = None
+lens_tests = []
+for name in curves:
+    L = len(curves[name]["label_only"]["mean"])
+    mid = L // 2
+    for c in TABLE1:
+        first = next((l for l, v in enumerate(curves[name][c]["mean"]) if v > 0.6), None)
+        test = {"lens": name, "condition": c, "first_layer_above_0.6": first, "layers": L - 1,
+                "p_gold_mid_layer": curves[name][c]["mean"][mid], "mid_layer": mid}
+        if c != "label_only":
+            d = (np.concatenate(per_layer[name][c])[:, mid] - np.concatenate(per_layer[name]["label_only"])[:, mid])
+            test.update(analysis.paired_difference(d))
+        lens_tests.append(test)
+pd.DataFrame(lens_tests)
+
+# %%
+fig = plots.lens_figure(curves, title=f"Wadhwa Fig. 2 on {P.task} — {W.students[0]}: P(gold label) by layer, "
+                                      f"questions all three students answer correctly")
+plots.savefig(fig, "10_fig2_lens");
+
+# %% [markdown]
+# ## Conclusions
+#
+# *(written after the course run)*
+
+# %%
+FIGURES = ['10_table1_rationale_position', '10_fig3_fillers', '10_fig2_lens']   # checked by run.finish()
+run.save_table("rq1_table1", table1 + [majority], title="Wadhwa et al. Table 1 — no CoT vs CoT before vs after the label",
+               columns=["model", "condition"],
+               description=f"{P.task}: supervised (gold-label) rationales from {run.profile.teacher}; "
+                           f"{P.budget.describe()}; seeds {list(P.seeds)}; {P.eval_text()}; greedy decoding "
+                           f"(CoT-after students stop at the answer). Paper: GPT-2.",
+               data=results.data_info(train_corpus, dev), extra={"protocol": P.to_dict(), "per_student": rows,
+                                                                 "after_vs_before": after_vs_before})
+run.save_table("rq1_fig3_fillers", fillers + [majority], title="Wadhwa et al. Fig. 3 — <unk> fillers before the label",
+               columns=["condition"],
+               description=f"{P.task}, {W.students[0]}: k filler tokens before the answer sentence (k=0: no CoT); "
+                           f"Δ and p against k=0; CoT before / after: "
+                           + ", ".join(f"{c} {100 * v:.1f}%" for c, v in cot_means.items()) + ".",
+               data=results.data_info(train_corpus, dev), extra={"protocol": P.to_dict(), "per_student": rows_f})
+run.save_table("rq1_fig2_lens", lens_rows, title="Wadhwa et al. Fig. 2 — P(gold label) by layer (logit / tuned lens)",
+               columns=["lens", "condition", "layer"],
+               description=f"{P.task}, {W.students[0]}: dev questions all three students answer correctly (≤ {W.n_lens} "
+                           f"per seed, seeds {list(lens_seeds)}); tuned lens: {W.tuned_lens_steps} translator steps per "
+                           f"student on its training texts.",
+               data=results.data_info(train_corpus, dev), extra={"tests": lens_tests})
+run.finish(FIGURES);

@@ -1,0 +1,176 @@
+# ---
+# jupyter:
+#   cotlab:
+#     figures:
+#     - 11_table2_shuffled
+#     - 11_fig4_masking
+#     reproduces:
+#     - Wadhwa et al. Table 2
+#     - Wadhwa et al. Fig. 4
+#     title: "RQ2: does the rationale need to make sense? Shuffled and masked CoTs"
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     notebook_metadata_filter: cotlab,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 11 · RQ2: shuffled and masked rationales — Wadhwa et al. 2024, Table 2 and Fig. 4
+#
+# If a rationale helps a student through what it *says*, breaking it should hurt. Wadhwa et al. break it
+# two ways, each with the rationale before or after the label (RQ1, notebook 10):
+#
+# * **Table 2 — shuffled**: the rationale's words in a random order (per question and seed). Paper:
+#   shuffled *before* the label collapses (GPT-2 on QuaRel 32.9% vs 66.3% intact), shuffled *after* the
+#   label barely moves (70.6% vs 71.0%).
+# * **Fig. 4 — masked**: a share p of the rationale's words replaced by `[MASK]`, order kept. Paper: up
+#   to ~20% costs little either way; before the label, ≥ 40% falls fast and at 60% is below no CoT;
+#   after the label the gain over no CoT holds until > 60% masked.
+#
+# Every student is trained under the protocol (one budget, every seed, the full dev split). The intact
+# before/after students and the no-CoT students are notebook 03/10's (reused from the cache).
+
+# %% tags=["parameters"]
+PROFILE = "course"
+
+# %%
+from helpers import plots, protocol, results, show, targets
+from helpers.corpus import only_questions, sample_corpus
+from helpers.teacher import teacher_from_name
+
+run = results.start("11_rq2_perturbations", PROFILE)
+P = run.profile.protocol()
+W = run.profile.wadhwa
+train, heldout = protocol.split_train(P)
+dev = protocol.eval_examples(P)
+teacher = teacher_from_name(run.profile.teacher, task=P.task)
+corpus = sample_corpus(teacher, train + heldout, n=run.profile.distill.n_samples, progress=False)
+train_corpus = only_questions(corpus, train)
+majority = protocol.majority_baseline(train, dev)
+print(f"task {P.task}, student {P.student}: {len(train)} training questions, {len(dev)} dev questions "
+      f"({P.eval_text()}); seeds {list(P.seeds)}; {P.budget.describe()}")
+
+# %% [markdown]
+# ## What the perturbed targets look like
+#
+# The same question and rationale, intact, shuffled and masked (the words are shuffled or masked with a
+# random generator seeded by the training seed, the question and the rationale, so every seed sees a
+# different perturbation of each rationale, and re-runs see the same one).
+
+# %%
+one = only_questions(train_corpus, train[:1])
+for c, kw in (("cot_before", {}), ("shuffled_before", {}), ("masked_before", {"p": W.mask_fractions[0]}),
+              ("cot_after", {}), ("shuffled_after", {}), ("masked_after", {"p": W.mask_fractions[0]})):
+    print(f"--- {c} {kw or ''}:{targets.pairs_from_corpus(one, c, seed=P.seeds[0], **kw)[0].completion}")
+
+
+# %% [markdown]
+# ## The experiment
+#
+# One function trains (or reuses), decodes and scores a student of one condition and seed; the loops
+# below call it for every condition of Table 2 and every point of Fig. 4.
+
+# %%
+def student_row(condition, seed, **kw):
+    pairs = targets.pairs_from_corpus(train_corpus, condition, supervised=True, seed=seed, **kw)
+    student = protocol.fit(P, pairs, seed=seed, heldout=heldout, info={"condition": condition, **kw})
+    preds = protocol.decode(P, student, dev, "greedy", seed=seed, condition=condition)
+    cond = targets.get_condition(condition)
+    return protocol.score(P, student, preds, dev, condition=condition, seed=seed, diagnostics=False,
+                          position=cond.position if cond.uses_rationale else "none",
+                          perturbation=cond.transform, **{("mask_fraction" if k == "p" else k): v for k, v in kw.items()})
+
+
+rows = [student_row(c, seed) for c in ("label_only", "cot_before", "cot_after", "shuffled_before", "shuffled_after")
+        for seed in P.seeds]
+protocol.check_matched(rows, P.budget)
+
+# %% [markdown]
+# ## Table 2: shuffled rationales
+#
+# First every condition against no CoT; then each shuffled condition against the intact rationale in the
+# same position (paired by seed and question).
+
+# %%
+table2 = protocol.summarize(rows, baseline="label_only",
+                            paper=lambda r: results.wadhwa_value("1" if r["condition"] in ("label_only", "cot_before", "cot_after")
+                                                                 else "2", task=P.task, condition=r["condition"]))
+results.summary_frame(table2 + [majority], extra=["no_answer_rate", "rationale_agreement"])
+
+# %%
+vs_intact = []
+for pos in ("before", "after"):
+    pair_rows = [dict(r, condition="intact" if r["perturbation"] == "none" else "shuffled") for r in rows
+                 if r["position"] == pos]
+    vs_intact += [dict(s, position=pos) for s in protocol.summarize(pair_rows, baseline="intact")
+                  if s["condition"] == "shuffled"]
+results.summary_frame(vs_intact, keys=("position", "condition"))
+
+# %%
+fig = plots.seed_points(table2, majority=majority["accuracy"], chance=show.CHANCE.get(P.task),
+                        order=["label_only", "cot_before", "shuffled_before", "cot_after", "shuffled_after"],
+                        title=f"Wadhwa Table 2 on {P.task} — {P.student}, {len(P.seeds)} seeds (n={len(dev)})")
+plots.savefig(fig, "11_table2_shuffled");
+
+# %% [markdown]
+# ## Fig. 4: masking a share of the rationale's words
+#
+# p = 0 is the intact rationale (from the table above); every other point is a new student per seed.
+
+# %%
+mask_rows = [dict(r, mask_fraction=0.0) for r in rows if r["condition"] in ("cot_before", "cot_after")]
+for p in W.mask_fractions:
+    for pos in ("before", "after"):
+        for seed in P.seeds:
+            mask_rows.append(student_row(f"masked_{pos}", seed, p=p))
+protocol.check_matched(mask_rows, P.budget)
+curve_rows = [dict(r, condition=f"{r['position']} p={r['mask_fraction']:g}") for r in mask_rows]
+no_cot = [r for r in rows if r["condition"] == "label_only"]
+masking = [s for s in protocol.summarize(curve_rows + no_cot, baseline="label_only",
+                                         carry=("position", "mask_fraction")) if s["condition"] != "label_only"]
+results.summary_frame(masking, keys=("position", "mask_fraction"), extra=["no_answer_rate"])
+
+# %%
+label_only_mean = next(r["accuracy"] for r in table2 if r["condition"] == "label_only")
+fig = plots.metric_curve(masking, x="mask_fraction", hue="position", xlabel="share of rationale words masked",
+                         refs={"label_only": label_only_mean}, majority=majority["accuracy"],
+                         chance=show.CHANCE.get(P.task),
+                         title=f"Wadhwa Fig. 4 on {P.task} — {P.student}, {len(P.seeds)} seeds")
+plots.savefig(fig, "11_fig4_masking");
+
+# %% [markdown]
+# ## What the perturbed students write
+#
+# A student trained on shuffled or masked rationales *before* the label must produce such a rationale
+# before it can answer; the first dev question, seed 0:
+
+# %%
+show.student_gallery(rows + mask_rows, dev, n=1, seed=P.seeds[0])
+
+# %% [markdown]
+# ## Conclusions
+#
+# *(written after the course run)*
+
+# %%
+FIGURES = ['11_table2_shuffled', '11_fig4_masking']   # checked by run.finish()
+run.save_table("rq2_table2_shuffled", table2 + vs_intact + [majority],
+               title="Wadhwa et al. Table 2 — shuffled rationales before / after the label",
+               columns=["condition", "position"],
+               description=f"{P.task}, {P.student}: rationale words shuffled per question and seed; rows 1–5 against "
+                           f"no CoT, then each shuffled condition against the intact rationale in the same position; "
+                           f"{P.budget.describe()}; seeds {list(P.seeds)}; {P.eval_text()}. Paper: GPT-2.",
+               data=results.data_info(train_corpus, dev), extra={"protocol": P.to_dict(), "per_student": rows})
+run.save_table("rq2_fig4_masking", masking + [majority], title="Wadhwa et al. Fig. 4 — masked rationale words",
+               columns=["position", "mask_fraction"],
+               description=f"{P.task}, {P.student}: a share of rationale words replaced by [MASK] (order kept), before "
+                           f"or after the label; Δ and p against no CoT; {P.budget.describe()}; seeds {list(P.seeds)}.",
+               data=results.data_info(train_corpus, dev), extra={"protocol": P.to_dict(), "per_student": mask_rows})
+run.finish(FIGURES);
