@@ -448,3 +448,75 @@ def attribution_figure(words: Sequence[str], scores: Sequence[float], *, keep: S
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+# ---------------------------------------------------------- SCoTD §3.4 and §3.5 (notebooks 06 and 07)
+
+COLORS.update({"prompt_no_cot": "#cfd8dc", "prompt_cot": "#ffb74d", "label_only_fewshot": "#bdbdbd",
+               "scotd_fewshot": "#0d47a1"})
+
+
+def contrast_figure(rows: Sequence[dict[str, Any]], gaps: Sequence[dict[str, Any]], *, splits: Sequence[str] = ("original", "contrast"),
+                    majority: dict[str, float] | None = None, title: str = ""):
+    """SCoTD Fig. 5. Left: accuracy per split (``rows``: :func:`helpers.protocol.summarize` grouped by
+    ``split`` and ``condition``), a bar per condition at the mean over seeds with its 95% interval, each
+    seed as a dot, the paper's number (``paper``, %) as a black diamond and the majority class of each split
+    (``majority``: split → accuracy) as a dashed segment. Right: the paired change original → contrast per
+    condition (``gaps``: :func:`helpers.protocol.paired_gap`) with its 95% interval, each seed as a dot and
+    the paper's change (``paper_gap``, points) as a diamond."""
+    plt = _plt()
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11.0, 3.9), gridspec_kw={"width_ratios": [1.5, 1]})
+    conds = list(dict.fromkeys(r["condition"] for r in rows))
+    width = 0.8 / max(1, len(conds))
+    paper_done = False
+    for j, c in enumerate(conds):
+        for i, sp in enumerate(splits):
+            r = next((r for r in rows if r["condition"] == c and r["split"] == sp), None)
+            if r is None:
+                continue
+            px = i - 0.4 + width * (j + 0.5)
+            ax.bar([px], [100 * r["accuracy"]], width * 0.9, color=COLORS.get(c, "#90a4ae"), edgecolor="#263238", lw=0.6,
+                   yerr=[[100 * (r["accuracy"] - r["ci_low"])], [100 * (r["ci_high"] - r["accuracy"])]], capsize=3,
+                   label=label("condition", c) if i == 0 else None)
+            seeds = r.get("per_seed") or []
+            ax.plot([px] * len(seeds), [100 * a for a in seeds], "o", color="black", ms=3.5, alpha=0.7,
+                    label="seeds" if (i == 0 and j == 0) else None)
+            ax.text(px, 2, f"{100 * r['accuracy']:.1f}", ha="center", va="bottom", fontsize=7, rotation=90,
+                    color="white" if c == "scotd" else "black")
+            if r.get("paper") is not None:
+                ax.plot([px], [r["paper"]], "D", color="black", ms=5, label=None if paper_done else "paper (test part)")
+                paper_done = True
+    for i, sp in enumerate(splits):
+        if majority and sp in majority:
+            ax.plot([i - 0.45, i + 0.45], [100 * majority[sp]] * 2, color="#6a1b9a", ls="--", lw=1,
+                    label="majority class" if i == 0 else None)
+    ax.set_xticks(range(len(splits)), [f"{sp} reviews" for sp in splits])
+    ax.set_ylim(0, 105)
+    ax.set_ylabel("accuracy (%)")
+    ax.legend(fontsize=7.5, loc="lower left", frameon=True, framealpha=0.9)
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_title("accuracy per split", fontsize=9.5)
+    paper_done = False
+    for i, g in enumerate(gaps):
+        c = g["condition"]
+        d = 100 * g["diff"]
+        bx.bar([i], [d], 0.6, color=COLORS.get(c, "#90a4ae"), edgecolor="#263238", lw=0.6,
+               yerr=[[d - 100 * g["diff_ci_low"]], [100 * g["diff_ci_high"] - d]], capsize=4)
+        seeds = g.get("per_seed") or []
+        bx.plot([i] * len(seeds), [100 * x for x in seeds], "o", color="black", ms=3.5, alpha=0.7)
+        if g.get("paper_gap") is not None:
+            bx.plot([i], [g["paper_gap"]], "D", color="black", ms=5, label=None if paper_done else "paper (test part)")
+            paper_done = True
+    bx.axhline(0, color="#263238", lw=0.8)
+    bx.margins(x=0.3, y=0.2)
+    lo, hi = bx.get_ylim()
+    bx.set_ylim(min(lo, -5), max(hi, 5))
+    bx.set_xticks(range(len(gaps)), [label("condition", g["condition"]) for g in gaps], fontsize=8)
+    bx.set_ylabel("contrast − original (points)")
+    bx.set_title("paired change on the contrast edits (95% CI)", fontsize=9.5)
+    bx.grid(axis="y", alpha=0.3)
+    if paper_done:
+        bx.legend(fontsize=7.5, loc="best", frameon=True, framealpha=0.9)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -13,6 +13,9 @@ every results record stores the profile's name and all its resolved settings.
   student size; ``downsampling`` — notebook 08 (SCoTD §4, Fig. 7): strategies at a fixed CoT budget.
   Both run on the ``distill`` protocol, so the students they share with 03–04 come from the cache.
 * ``human_eval`` — notebook 09 (SCoTD §3.1.1): the questions on the pairwise human-evaluation page.
+* ``contrast`` — notebook 06 (SCoTD §3.4, Fig. 5): IMDb students scored on the paired original and
+  contrast reviews; ``unseen`` — notebook 07 (SCoTD §3.5, Fig. 6): students trained on other tasks'
+  CoT corpora, scored on SST-2. Each has its own task, teacher and matched budget (its ``protocol``).
 
 The profiles:
 
@@ -127,6 +130,80 @@ class Downsampling:
 
 
 @dataclass(frozen=True)
+class ContrastSet:
+    """Notebook 06 (SCoTD §3.4, Fig. 5): label-only vs SCoTD students trained on IMDb (supervised), scored on
+    the IMDb contrast set's paired original and contrast reviews. IMDb has no released CoTs: ``teacher``
+    samples them. Reviews are long: every review *input* — training questions, the teacher's prompt
+    exemplars, the evaluation reviews — is cut to its first and last words (``max_review_words``,
+    :func:`helpers.prompts.shorten_input`); labels and CoTs are never cut."""
+    teacher: str = "qwen2.5-0.5b"         # a local model, "endpoint", … (helpers.teacher.teacher_from_name)
+    n_train: int | None = 32              # IMDb training questions (imdb/train_5k, exemplars left out; None: all)
+    n_samples: int = 4                    # N CoTs per question (SCoTD: every correct one)
+    shots: int = 2                        # IMDb exemplars in the teacher's prompt
+    temperature: float = 1.0
+    teacher_max_new_tokens: int = 64      # the teacher's CoT + answer sentence (exemplar CoTs: ~25 words)
+    max_review_words: int | None = 64     # first ⌈w/2⌉ + last ⌊w/2⌋ words, "[…]" between (None: whole reviews)
+    eval_part: str = "dev"                # contrast set part: "dev" (100 pairs) | "test" (488 pairs, the paper's)
+    eval_limit: int | None = None         # pairs scored (None: the whole part; only smoke truncates)
+    budget: Budget = Budget(steps=24)
+    max_seq_len: int = 256
+    max_new_tokens: int = 64              # student decode (greedy)
+    decode_batch_size: int = 16
+
+    def protocol(self, profile: "Profile") -> Protocol:
+        return Protocol(task="imdb", student=profile.student, budget=self.budget, seeds=profile.seeds,
+                        n_train=self.n_train, n_heldout=0, eval_split=f"imdb_contrast {self.eval_part}",
+                        eval_limit=self.eval_limit, n_diag_train=0, max_seq_len=self.max_seq_len,
+                        max_new_tokens=self.max_new_tokens, decode_batch_size=self.decode_batch_size)
+
+
+@dataclass(frozen=True)
+class UnseenTask:
+    """Notebook 07 (SCoTD §3.5, Fig. 6): students trained on the CoT corpora of *other* tasks, scored on
+    SST-2 (never seen in training), beside the un-distilled student prompted in context. ``sources``:
+    ``"<task>/<split>@<teacher>"`` (a replayed release, ``endpoint``, a model); the paper trains on
+    ANLI, CSQA and OBQA — no OBQA corpus was released, so QuaRel's GPT-3 corpus stands in off ``paper``."""
+    sources: tuple[str, ...] = ("anli/r1_dev@replay:palm", "csqa/train@replay:palm", "quarel/train@replay:mario")
+    n_per_task: int | None = 64           # questions per source task (its first rows, exemplars left out; None: all)
+    n_samples: int = 5                    # CoTs per question at most (a release has what it has: PaLM 1, GPT-3 5)
+    supervised: bool = True               # §3.5 trains "a supervised SCoTD model": gold filter and gold labels;
+                                          # False: every answered CoT with the teacher's own label (few-shot)
+    eval_task: str = "sst2"
+    eval_split: str = "validation"
+    eval_limit: int | None = None         # None: the full split (only smoke truncates)
+    shots: int = 4                        # SST-2 exemplars when the un-distilled student is prompted in context
+    prompt_modes: tuple[str, ...] = ("no_cot", "greedy")   # of helpers.evaluate.PROMPT_MODES
+    student_shots: int = 0                # > 0: the students are also scored with this many SST-2 exemplars in
+                                          # context (MetaICL-style: the paper's "few-shot accuracy")
+    budget: Budget = Budget(steps=24)
+    max_seq_len: int = 320
+    max_new_tokens: int = 48              # student decode and CoT prompting (source CoTs: ~24 words)
+    decode_batch_size: int = 16
+
+    def source_list(self) -> list[tuple[str, str, str]]:
+        """``(task, split, teacher)`` per source; a malformed entry raises naming it."""
+        out = []
+        for src in self.sources:
+            head, sep, teacher = src.partition("@")
+            task, slash, split = head.partition("/")
+            if not (sep and slash and task and split and teacher):
+                raise ValueError(f"unseen.sources entry {src!r}: expected '<task>/<split>@<teacher>', "
+                                 "e.g. 'csqa/train@replay:palm'")
+            if task == self.eval_task:
+                raise ValueError(f"unseen.sources entry {src!r}: the evaluation task {task!r} must stay unseen")
+            out.append((task, split, teacher))
+        if not out:
+            raise ValueError("unseen.sources is empty")
+        return out
+
+    def protocol(self, profile: "Profile") -> Protocol:
+        return Protocol(task=self.eval_task, student=profile.student, budget=self.budget, seeds=profile.seeds,
+                        n_train=None, n_heldout=0, eval_split=self.eval_split, eval_limit=self.eval_limit,
+                        n_diag_train=0, max_seq_len=self.max_seq_len, max_new_tokens=self.max_new_tokens,
+                        decode_batch_size=self.decode_batch_size)
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     student: str
@@ -140,6 +217,8 @@ class Profile:
     downsampling: Downsampling = Downsampling()
     wadhwa: Wadhwa = Wadhwa()
     human_eval: HumanEval = HumanEval()
+    contrast: ContrastSet = ContrastSet()
+    unseen: UnseenTask = UnseenTask()
 
     @property
     def teacher(self) -> str:
@@ -208,6 +287,12 @@ PROFILES: dict[str, Profile] = {
         wadhwa=Wadhwa(students=("smollm2-tiny",), filler_counts=(2,), n_lens=4, tuned_lens_steps=4,
                       lens_tokens_per_step=16, mask_fractions=(0.5,), top_k=5, ig_steps=4, ig_internal_batch=4),
         human_eval=HumanEval(n_questions=4),
+        contrast=ContrastSet(teacher="smollm2-135m", n_train=6, n_samples=2, shots=1, temperature=0.0,
+                             teacher_max_new_tokens=40,
+                             max_review_words=24, eval_part="dev", eval_limit=3,
+                             budget=Budget(steps=2, batch_size=4, lr=1e-4), max_seq_len=192, max_new_tokens=16),
+        unseen=UnseenTask(n_per_task=3, n_samples=2, eval_limit=4, shots=1, student_shots=1,
+                          budget=Budget(steps=2, batch_size=4, lr=1e-4), max_new_tokens=16),
     ),
     "course": Profile(
         name="course", student="smollm2-135m", seeds=(0, 1, 2), budget_minutes=90,
@@ -219,6 +304,8 @@ PROFILES: dict[str, Profile] = {
         distill=Distill(),
         scaling=Scaling(),            # 05: 6 new students (20% of the questions), the rest is 03's (≈ 25 min)
         downsampling=Downsampling(),  # 08: 6 new students (2 strategies × 3 seeds), full C' is 03's (≈ 40 min)
+        contrast=ContrastSet(),       # 06: 128 qwen2.5-0.5b CoTs + 6 students, 200 dev reviews each (≈ 30–40 min)
+        unseen=UnseenTask(),          # 07: 6 students on replayed corpora + prompting, 872 SST-2 rows each (≈ 40–45 min)
     ),
     "lab": Profile(
         name="lab", student="smollm2-135m", seeds=(0, 1, 2), budget_minutes=8 * 60,
@@ -237,6 +324,11 @@ PROFILES: dict[str, Profile] = {
         wadhwa=Wadhwa(students=("smollm2-135m", "gemma-3-270m"), filler_counts=(1, 5, 11, 20, 40), n_lens=100,
                       lens_seeds=3, tuned_lens_steps=300, mask_fractions=(0.1, 0.25, 0.5, 0.75, 0.9)),
         human_eval=HumanEval(n_questions=24, questions="heldout"),
+        contrast=ContrastSet(teacher="qwen2.5-0.5b", n_train=400, n_samples=5, shots=3, teacher_max_new_tokens=64,
+                             max_review_words=160, eval_part="test", budget=Budget(steps=300, batch_size=8, lr=1e-4),
+                             max_seq_len=384),
+        unseen=UnseenTask(n_per_task=600, n_samples=5, shots=4, student_shots=4,
+                          budget=Budget(steps=600, batch_size=8, lr=1e-4), max_new_tokens=64),
     ),
     "paper": Profile(
         name="paper", student="facebook/opt-1.3b", seeds=(0, 1, 2), budget_minutes=0,
@@ -256,6 +348,13 @@ PROFILES: dict[str, Profile] = {
                       lens_tokens_per_step=None, mask_fractions=(0.1, 0.2, 0.35, 0.5, 0.6, 0.75, 0.9),
                       ig_internal_batch=16),
         human_eval=HumanEval(n_questions=300),
+        contrast=ContrastSet(teacher="endpoint", n_train=None, n_samples=30, shots=8, teacher_max_new_tokens=128,
+                             max_review_words=500, eval_part="test", budget=Budget(steps=3000, batch_size=32, lr=2e-5),
+                             max_seq_len=1024, max_new_tokens=128, decode_batch_size=32),
+        unseen=UnseenTask(sources=("anli/r1_dev@endpoint", "csqa/train@endpoint", "obqa/train@endpoint"),
+                          n_per_task=None, n_samples=30, shots=4, student_shots=4,
+                          budget=Budget(steps=3000, batch_size=32, lr=2e-5), max_seq_len=512, max_new_tokens=128,
+                          decode_batch_size=32),
     ),
 }
 

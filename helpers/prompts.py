@@ -33,6 +33,48 @@ _QUESTIONS = {
 _TEXT_HEADERS = {"imdb": "Review", "imdb_contrast": "Review", "sst2": "Sentence"}
 
 
+#: Where a shortened input was cut (:func:`shorten_words`); the prompt header names it.
+CUT_MARK = "[…]"
+_HTML_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
+
+
+def shorten_words(text: str, max_words: int) -> str:
+    """``text`` in at most ``max_words`` words: the first ``ceil(max_words / 2)`` and the last
+    ``floor(max_words / 2)``, joined by :data:`CUT_MARK` (a review's opening and its closing verdict
+    both carry sentiment). Words are whitespace-separated; HTML line breaks (``<br />``) count as
+    whitespace and whitespace runs become one space, also when nothing is cut."""
+    if isinstance(max_words, bool) or not isinstance(max_words, int) or max_words < 1:
+        raise ValueError(f"max_words must be a positive int, got {max_words!r}")
+    words = _HTML_BREAK.sub(" ", text).split()
+    if len(words) <= max_words:
+        return " ".join(words)
+    head = (max_words + 1) // 2
+    tail = words[len(words) - (max_words - head):] if max_words > head else []
+    return " ".join(words[:head] + [CUT_MARK] + tail)
+
+
+def shorten_input(ex: Example, max_words: int | None) -> Example:
+    """A copy of a review/sentence example whose *input* text is cut by :func:`shorten_words` — never
+    its label — with ``meta`` recording ``max_words``, the original ``words`` and whether it was
+    ``shortened`` (then :func:`format_input` states the cut in the prompt, and :func:`build_prompt` cuts
+    the prompt's exemplars the same way). ``None`` returns ``ex`` itself. Multiple-choice and ANLI
+    inputs are refused (their text is not one passage to cut); an example already cut to another
+    ``max_words`` too (cut from the original)."""
+    if max_words is None:
+        return ex
+    if ex.is_mc or ex.task == "anli":
+        raise ValueError(f"{ex.task}/{ex.id}: only single-passage inputs (reviews, sentences) are shortened")
+    done = ex.meta.get("max_words")
+    if done is not None:
+        if done == max_words:
+            return ex
+        raise ValueError(f"{ex.task}/{ex.id}: already shortened to {done} words; shorten the original example")
+    from dataclasses import replace
+    n = len(_HTML_BREAK.sub(" ", ex.text).split())
+    return replace(ex, text=shorten_words(ex.text, max_words),
+                   meta={**ex.meta, "max_words": max_words, "words": n, "shortened": n > max_words})
+
+
 def label_to_display(ex: Example, label: str) -> str:
     """How an option is written in text: ``"B"`` → ``"(b)"`` for MC, label strings as they are."""
     if ex.is_mc:
@@ -45,12 +87,16 @@ def format_choices(ex: Example) -> str:
 
 
 def format_input(ex: Example) -> str:
-    """The zero-shot prompt for one example, ending in ``"\\nA:"`` (the completion starts with a space)."""
+    """The zero-shot prompt for one example, ending in ``"\\nA:"`` (the completion starts with a space).
+    A shortened input (:func:`shorten_input`) says so in its header: ``Review (shortened: […] marks
+    left-out words): …``."""
     if ex.is_mc:
         return f"Q: {ex.text}\n{format_choices(ex)}\nA:"
     if ex.task == "anli":
         return f"{ex.text}\nQ: {_QUESTIONS['anli']}\nA:"
     header = _TEXT_HEADERS.get(ex.task, "Text")
+    if ex.meta.get("shortened"):
+        header += f" (shortened: {CUT_MARK} marks left-out words)"
     question = _QUESTIONS.get(ex.task, "Which label fits: " + ", ".join(ex.labels) + "?")
     return f"{header}: {ex.text}\nQ: {question}\nA:"
 
@@ -349,9 +395,11 @@ def format_exemplar(ex: Example, rationale: str, label: str, mode: str = "cot") 
     return f"{format_query(ex, mode)} {rationale.strip()} {format_answer(ex, label)}"
 
 
-def prompt_prefix(task: str, shots: int | None = None, mode: str = "cot", exclude: str | None = None) -> str:
-    """The few-shot prefix (exemplars joined by blank lines, ending in a blank line)."""
-    pairs = [(x, e) for x, e in exemplars(task) if x.id != exclude]
+def prompt_prefix(task: str, shots: int | None = None, mode: str = "cot", exclude: str | None = None,
+                  max_words: int | None = None) -> str:
+    """The few-shot prefix (exemplars joined by blank lines, ending in a blank line); ``max_words``
+    shortens each exemplar's input (:func:`shorten_input`), never its CoT or answer."""
+    pairs = [(shorten_input(x, max_words), e) for x, e in exemplars(task) if x.id != exclude]
     if shots is not None:
         if shots < 0:
             raise ValueError(f"shots must be >= 0, got {shots}")
@@ -362,9 +410,10 @@ def prompt_prefix(task: str, shots: int | None = None, mode: str = "cot", exclud
 def build_prompt(ex: Example, shots: int | None = None, mode: str = "cot") -> str:
     """Few-shot CoT prompt for ``ex``: ``shots`` exemplars (default all) + the query, ending in ``"\\nA:"``.
 
-    An exemplar that is ``ex`` itself is skipped (the next one takes its place).
+    An exemplar that is ``ex`` itself is skipped (the next one takes its place). A shortened ``ex``
+    (:func:`shorten_input`) gets its exemplars shortened to the same ``max_words``.
     """
-    return prompt_prefix(ex.task, shots, mode, exclude=ex.id) + format_query(ex, mode)
+    return prompt_prefix(ex.task, shots, mode, exclude=ex.id, max_words=ex.meta.get("max_words")) + format_query(ex, mode)
 
 
 def prompt_set_hash(task: str, shots: int | None = None, mode: str = "cot") -> str:

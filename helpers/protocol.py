@@ -411,3 +411,110 @@ def check_matched(rows: Sequence[dict[str, Any]], budget: Budget | None = None) 
     if len(steps) != 1:
         raise ValueError(f"unmatched training budgets: steps {sorted(map(str, steps))}")
     return steps.pop()
+
+
+# ------------------------------------------------------------------- paired splits (SCoTD §3.4) and teachers
+
+def paired_gap(rows: Sequence[dict[str, Any]], pair_of: dict[str, str], *, split: str = "split",
+               before: str = "original", after: str = "contrast",
+               baseline: str | None = "label_only") -> list[dict[str, Any]]:
+    """The change in accuracy from split ``before`` to split ``after`` on *paired* questions, per condition
+    (SCoTD §3.4: an IMDb review → its contrast edit, whose label is flipped).
+
+    ``rows``: :func:`score` rows, each with ``condition``, ``seed`` and ``rows[i][split]`` = ``before`` or
+    ``after``; ``pair_of`` maps every question id to its pair id (an original and its contrast share one).
+    Per condition and seed, ``d_i = correct(after of pair i) − correct(before of pair i)``. Returns one row
+    per condition: ``accuracy_<before>``, ``accuracy_<after>``, ``per_seed`` (each seed's change),
+    ``diff`` (the mean change) with ``diff_ci_low/high`` (two-level bootstrap: seeds, then pairs) and
+    ``p_value`` (paired sign-flip permutation test of no change over pairs, seed-averaged); against
+    ``baseline`` (same seeds and pairs): ``vs_baseline_diff`` (this change minus the baseline's) with its
+    interval and ``vs_baseline_p``. Raises if a seed lacks a split or the splits cover other pairs."""
+    by: dict[str, dict[int, dict[str, dict[str, Any]]]] = {}
+    for r in rows:
+        if r.get(split) not in (before, after):
+            raise ValueError(f"condition {r.get('condition')!r} seed {r.get('seed')}: {split}={r.get(split)!r}, "
+                             f"expected {before!r} or {after!r}")
+        slot = by.setdefault(r["condition"], {}).setdefault(r["seed"], {})
+        if r[split] in slot:
+            raise ValueError(f"condition {r['condition']!r} seed {r['seed']}: two rows for {split}={r[split]!r}")
+        slot[r[split]] = r
+
+    def correct_by_pair(r: dict[str, Any]) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for x in r["preds"]:
+            if x.id not in pair_of:
+                raise ValueError(f"condition {r['condition']!r} seed {r['seed']}: question {x.id!r} has no pair id")
+            out[pair_of[x.id]] = float(x.correct)
+        return out
+
+    mats: dict[str, tuple[list[int], list[str], np.ndarray, np.ndarray]] = {}
+    for cond, seeds in by.items():
+        pids: list[str] | None = None
+        b_rows, a_rows = [], []
+        for seed in sorted(seeds):
+            got = seeds[seed]
+            if set(got) != {before, after}:
+                raise ValueError(f"condition {cond!r} seed {seed}: needs both {before!r} and {after!r} rows, "
+                                 f"has {sorted(got)}")
+            cb, ca = correct_by_pair(got[before]), correct_by_pair(got[after])
+            if set(cb) != set(ca):
+                raise ValueError(f"condition {cond!r} seed {seed}: {before!r} and {after!r} cover other pairs "
+                                 f"(only in {before!r}: {sorted(set(cb) - set(ca))[:3]}, "
+                                 f"only in {after!r}: {sorted(set(ca) - set(cb))[:3]})")
+            if pids is None:
+                pids = sorted(cb)
+            elif sorted(cb) != pids:
+                raise ValueError(f"condition {cond!r} seed {seed} was scored on other pairs than its first seed")
+            b_rows.append([cb[p] for p in pids])
+            a_rows.append([ca[p] for p in pids])
+        mats[cond] = (sorted(seeds), pids or [], np.array(b_rows), np.array(a_rows))
+
+    out = []
+    for cond, (seeds, pids, mb, ma) in mats.items():
+        d = ma - mb
+        lo, hi = seed_bootstrap(d, seed=2)
+        row: dict[str, Any] = {"condition": cond, "seeds": seeds, f"accuracy_{before}": float(mb.mean()),
+                               f"accuracy_{after}": float(ma.mean()), "per_seed": [float(x) for x in d.mean(axis=1)],
+                               "diff": float(d.mean()), "diff_ci_low": lo, "diff_ci_high": hi,
+                               "p_value": permutation_p(d.mean(axis=0)), "n_pairs": len(pids)}
+        if baseline is not None and cond != baseline and baseline in mats:
+            bseeds, bpids, bmb, bma = mats[baseline]
+            if bpids != pids:
+                raise ValueError(f"{cond!r} and baseline {baseline!r} were scored on different pairs")
+            common = [s for s in seeds if s in bseeds]
+            if common:
+                dd = d[[seeds.index(s) for s in common]] - (bma - bmb)[[bseeds.index(s) for s in common]]
+                row["baseline"] = baseline
+                row["vs_baseline_diff"] = float(dd.mean())
+                row["vs_baseline_diff_ci_low"], row["vs_baseline_diff_ci_high"] = seed_bootstrap(dd, seed=3)
+                row["vs_baseline_p"] = permutation_p(dd.mean(axis=0))
+        out.append(row)
+    return out
+
+
+def teacher_accuracy(corpus: Any, n_boot: int = N_BOOT, seed: int = 0) -> dict[str, Any]:
+    """A teacher's corpus on labelled questions as one row: accuracy per CoT (correct CoTs / CoTs) with a
+    95% interval that resamples *questions* (a question's N CoTs are not independent), the no-answer
+    rate, and the accuracy of the majority vote over each question's CoTs (ties: the label sampled
+    first) with its interval. Questions without samples are left out (``questions`` counts the rest)."""
+    from .decode import majority_vote
+    right, total, vote, n_none = [], [], [], 0
+    for e in corpus.entries:
+        if e.example.answer is None:
+            raise ValueError(f"{e.example.task}/{e.example.id}: no gold answer to score the teacher on")
+        if not e.samples:
+            continue
+        right.append(sum(s.label == e.example.answer for s in e.samples))
+        total.append(len(e.samples))
+        vote.append(float(majority_vote([s.label for s in e.samples])[0] == e.example.answer))
+        n_none += sum(s.label is None for s in e.samples)
+    if not total:
+        raise ValueError("the corpus holds no samples")
+    r, t, v = np.array(right, float), np.array(total, float), np.array(vote)
+    idx = np.random.default_rng(seed).integers(0, len(t), size=(n_boot, len(t)))
+    lo, hi = np.percentile(r[idx].sum(axis=1) / t[idx].sum(axis=1), [2.5, 97.5])
+    vlo, vhi = np.percentile(v[idx].mean(axis=1), [2.5, 97.5])
+    return {"teacher": corpus.meta.get("teacher"), "questions": len(t), "samples": int(t.sum()),
+            "accuracy": float(r.sum() / t.sum()), "ci_low": float(lo), "ci_high": float(hi),
+            "no_answer_rate": n_none / float(t.sum()), "majority_vote_accuracy": float(v.mean()),
+            "majority_vote_ci_low": float(vlo), "majority_vote_ci_high": float(vhi)}

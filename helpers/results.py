@@ -37,7 +37,9 @@ LABELS: dict[str, dict[str, str]] = {
     "condition": {"label_only": "Label-only", "greedy_cot": "Greedy-CoT", "scotd": "SCoTD",
                   "cot_before": "CoT before label", "cot_after": "CoT after label",
                   "shuffled_before": "Shuffled CoT before", "shuffled_after": "Shuffled CoT after",
-                  "key_tokens": "Key tokens after label"},
+                  "key_tokens": "Key tokens after label",
+                  "prompt_no_cot": "Prompted, no CoT", "prompt_cot": "Prompted, CoT",
+                  "label_only_fewshot": "Label-only, in context", "scotd_fewshot": "SCoTD, in context"},
     "position": {"before": "CoT before label", "after": "CoT after label", "none": "no CoT"},
     "mode": {"no_cot": "No CoT", "greedy": "Greedy CoT", "sc": "Self-consistency"},
     "decode": {"greedy": "greedy", "sc": "self-consistency"},
@@ -331,16 +333,29 @@ _PAPER_STUDENTS = {"facebook/opt-125m": "OPT-125M", "facebook/opt-350m": "OPT-35
 
 
 def paper_figure(figure: str, *, task: str, condition: str, n_rationales: int | None = None,
-                 fraction: float | None = None, student: str | None = None) -> float | None:
+                 fraction: float | None = None, student: str | None = None, split: str | None = None) -> float | None:
     """SCoTD Fig. 2 / 3 / 4 / 7's number (%) for one point, where the paper's text states it (Table 2(b),
     §3.1); None for every point the paper only plots, and for other tasks (the coin flip).
 
     ``condition``: ``label_only`` or ``scotd`` (with ``n_rationales``; paper N = 30 / 50) for Fig. 2–4;
     for Fig. 7 ``full`` (all of C') or a §4 strategy. Fig. 3 takes the ``fraction`` of training questions,
-    Fig. 4 the ``student`` (a hub id: the paper's are facebook/opt-125m, -350m, -1.3b)."""
+    Fig. 4 the ``student`` (a hub id: the paper's are facebook/opt-125m, -350m, -1.3b).
+
+    Fig. 5 (§3.4, IMDb, supervised; the text states every bar): ``condition`` ``label_only`` or ``scotd``,
+    ``split`` ``original`` or ``contrast`` of the contrast set's *test* part (the paper's only one).
+    Fig. 6 (§3.5, SST-2 unseen): ``scotd`` (79.6), ``label_only`` (0.0, the MetaICL-style re-implementation:
+    answers outside the label set) or ``prompt_cot`` (74.5: GPT-3 text-curie-001 prompted, not the student)."""
+    if figure == "5":
+        if split not in ("original", "contrast"):
+            raise KeyError(f"Fig. 5 needs split='original' or 'contrast', got {split!r}")
+        rows = _paper_rows("SCoTD §3.4 Fig. 5", task, condition=condition, variant=f"test_{split}")
+        return float(rows[0]["value"]) if len(rows) == 1 else None
+    if figure == "6":
+        rows = _paper_rows("SCoTD §3.5", task, condition=condition)
+        return float(rows[0]["value"]) if len(rows) == 1 else None
     figs = {"2": "SCoTD Fig. 2", "3": "SCoTD Fig. 3", "4": "SCoTD Fig. 4", "7": "SCoTD Fig. 7"}
     if figure not in figs:
-        raise KeyError(f"unknown SCoTD figure {figure!r}; known: {sorted(figs)}")
+        raise KeyError(f"unknown SCoTD figure {figure!r}; known: {sorted(figs) + ['5', '6']}")
     n = f"N={n_rationales}" if condition == "scotd" else ""
     if figure == "2":
         match = {"condition": condition, "variant": n}
@@ -491,3 +506,28 @@ def write_results_readme(profile: str = "course", results_root: str | Path | Non
     tmp.write_text(text)
     tmp.replace(path)
     return path
+
+
+def gap_frame(rows: Sequence[dict[str, Any]], before: str = "original", after: str = "contrast") -> Any:
+    """Rows of :func:`helpers.protocol.paired_gap` (and a majority-class row with the same accuracy keys) as
+    a DataFrame in %: accuracy on each split, the paired change [95% CI] with its p-value, the change minus
+    the baseline's [CI] with its p-value, the paper's change (points) and the number of pairs."""
+    import pandas as pd
+
+    def ci(r: dict[str, Any], k: str) -> str | None:
+        if r.get(k) is None:
+            return None
+        lo, hi = r.get(f"{k}_ci_low"), r.get(f"{k}_ci_high")
+        return f"{100 * r[k]:+.1f}" + ("" if lo is None else f" [{100 * lo:+.1f}, {100 * hi:+.1f}]")
+    base = next((r["baseline"] for r in rows if r.get("baseline")), None)
+    out = []
+    for r in rows:
+        out.append({"condition": r["condition"], f"{before} %": round(100 * r[f"accuracy_{before}"], 1),
+                    f"{after} %": round(100 * r[f"accuracy_{after}"], 1),
+                    "per seed (pts)": " / ".join(f"{100 * x:+.1f}" for x in r.get("per_seed", [])),
+                    "change (pts) [95% CI]": ci(r, "diff"),
+                    "p (no change)": None if r.get("p_value") is None else f"{r['p_value']:.2g}",
+                    f"vs {base or 'baseline'} (pts) [95% CI]": ci(r, "vs_baseline_diff"),
+                    f"p (vs {base or 'baseline'})": None if r.get("vs_baseline_p") is None else f"{r['vs_baseline_p']:.2g}",
+                    "paper change (pts)": r.get("paper_gap"), "pairs": r.get("n_pairs")})
+    return pd.DataFrame(out)

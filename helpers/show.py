@@ -150,7 +150,7 @@ def student_gallery(rows: Sequence[dict[str, Any]], examples: Sequence[Any], *, 
             if seed is not None and r["seed"] != seed:
                 continue
             p = next(p for p in r["preds"] if p.id == ex.id)
-            out.append({"question": (ex.text + "  " + format_choices(ex))[:max_chars], "gold": ex.answer,
+            out.append({"question": (ex.text + ("  " + format_choices(ex) if ex.is_mc else ""))[:max_chars], "gold": ex.answer,
                         "student": r["condition"], "seed": r["seed"], "answer": p.pred, "✓": p.correct,
                         "generation": p.text[:max_chars]})
     return pd.DataFrame(out)

@@ -253,6 +253,28 @@ def available_splits(task: str, data_dir: Path | str | None = None) -> list[str]
 # --------------------------------------------------------------------------------------------------
 # checks behind `python -m helpers data check` (helpers.cli)
 
+def contrast_pairs(part: str, data_dir: Path | str | None = None,
+                   limit: int | None = None) -> tuple[list[Example], list[Example]]:
+    """``(originals, contrasts)`` of the IMDb contrast set ``part`` (``"dev"`` or ``"test"``): row *i* of
+    each is one pair — the same ``pair_id``, the label flipped (checked for every row; a bad row raises
+    :class:`DataError` on the contrast file's line). ``limit`` keeps the first pairs."""
+    if part not in ("dev", "test"):
+        raise UnknownName(f"the IMDb contrast sets have parts 'dev' and 'test', not {part!r}")
+    orig_path = split_path("imdb_contrast", f"{part}_original", data_dir)
+    con_path = split_path("imdb_contrast", f"{part}_contrast", data_dir)
+    orig = load_task("imdb_contrast", f"{part}_original", data_dir)
+    con = load_task("imdb_contrast", f"{part}_contrast", data_dir)
+    if len(orig) != len(con):
+        raise DataError(con_path, None, None, f"{len(con)} rows but {orig_path.name} has {len(orig)}")
+    for i, (a, b) in enumerate(zip(orig, con), start=1):
+        if a.meta.get("pair_id") is None or a.meta.get("pair_id") != b.meta.get("pair_id"):
+            raise DataError(con_path, i, "pair_id",
+                            f"{b.meta.get('pair_id')!r} != {a.meta.get('pair_id')!r} on the same line of {orig_path.name}")
+        if a.answer == b.answer:
+            raise DataError(con_path, i, "label", f"label {b.answer!r} is not flipped from the original")
+    return (orig, con) if limit is None else (orig[:limit], con[:limit])
+
+
 def check_contrast_pairs(data_dir: Path | str | None = None) -> int:
     """Check that row *i* of ``<set>_original`` and ``<set>_contrast`` share ``pair_id`` and flip the label.
 
@@ -264,17 +286,7 @@ def check_contrast_pairs(data_dir: Path | str | None = None) -> int:
         con_path = split_path("imdb_contrast", f"{part}_contrast", data_dir)
         if not (orig_path.exists() and con_path.exists()):
             continue
-        orig = load_task("imdb_contrast", f"{part}_original", data_dir)
-        con = load_task("imdb_contrast", f"{part}_contrast", data_dir)
-        if len(orig) != len(con):
-            raise DataError(con_path, None, None, f"{len(con)} rows but {orig_path.name} has {len(orig)}")
-        for i, (a, b) in enumerate(zip(orig, con), start=1):
-            if a.meta.get("pair_id") is None or a.meta.get("pair_id") != b.meta.get("pair_id"):
-                raise DataError(con_path, i, "pair_id",
-                                f"{b.meta.get('pair_id')!r} != {a.meta.get('pair_id')!r} on the same line of {orig_path.name}")
-            if a.answer == b.answer:
-                raise DataError(con_path, i, "label", f"label {b.answer!r} is not flipped from the original")
-        n += len(orig)
+        n += len(contrast_pairs(part, data_dir)[0])
     return n
 
 
