@@ -112,7 +112,7 @@ plots.savefig(fig, "01_table2a_prompting");
 #
 # * **The live local teacher cannot be the course's teacher.** `qwen2.5-0.5b` prompted with four worked
 #   coin-flip CoTs is right 25.0% [8.3, 41.7] of the time with its greedy CoT, and 41.7% of its CoTs end
-#   without an answer (it loses track of the coin or runs out of tokens); self-consistency (k=3) lifts it to
+#   without an answer sentence within 80 tokens; self-consistency (k=3) lifts it to
 #   37.5% [20.8, 58.3]. Answering *without* a CoT it scores 66.7% [45.8, 83.3] — on this task a 0.5B model's
 #   own chains of thought hurt it. SCoTD's premise is a teacher whose CoTs are mostly right (GPT-3: 83.3%
 #   greedy on QuaRel), so `course` distils from the scripted teacher (71.7% of its CoTs right, 85.7% by
