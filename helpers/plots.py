@@ -230,6 +230,8 @@ def rationales_curve(rows: Sequence[dict[str, Any]], paper: dict[str, dict[int, 
     ax.set_xscale("log")
     ticks = sorted({r["n_rationales"] for r in rows} | {x for p in (paper or {}).values() for x in p})
     ax.set_xticks(ticks, [str(t) for t in ticks])
+    from matplotlib.ticker import NullFormatter
+    ax.xaxis.set_minor_formatter(NullFormatter())      # no "2×10⁰" labels between the N ticks
     ax.set_xlabel("rationales per training example (N)")
     ax.set_ylabel("accuracy (%)")
     ax.set_title(title, fontsize=10)

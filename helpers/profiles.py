@@ -79,6 +79,7 @@ class Distill:
     n_diag_train: int = 16                # training questions decoded for the fit diagnostic
     rationale_counts: tuple[int, ...] = (1, 5)      # notebook 04: SCoTD with N CoTs per question (N=1: Greedy-CoT)
     curve_setting: str = "supervised"     # notebook 04's N curve: supervised (reuses 03's students) | few_shot (paper)
+    curve_decodes: tuple[str, ...] = ("greedy", "sc")  # notebook 04's N curve: decodings per student
 
 
 @dataclass(frozen=True)
@@ -301,7 +302,9 @@ PROFILES: dict[str, Profile] = {
         prompting=Prompting(task="coinflip", teacher="qwen2.5-0.5b", n_questions=24, shots=4, sc_k=3,
                             max_new_tokens=80, n_live=4, n_samples=5),
         corpus=CorpusStudy(n_questions=200),
-        distill=Distill(),
+        # the N curve greedy only: self-consistency is Table 3(a)'s question, and one SC decode of the 200
+        # dev questions costs 12–20 min here (≈ 69k generated tokens)
+        distill=Distill(curve_decodes=("greedy",)),
         scaling=Scaling(),            # 05: 6 new students (20% of the questions), the rest is 03's (≈ 25 min)
         downsampling=Downsampling(),  # 08: 6 new students (2 strategies × 3 seeds), full C' is 03's (≈ 40 min)
         contrast=ContrastSet(),       # 06: 128 qwen2.5-0.5b CoTs + 6 students, 200 dev reviews each (≈ 30–40 min)
