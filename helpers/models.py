@@ -324,22 +324,34 @@ def resolve(name_or_path: str) -> Path | str:
                      "an existing directory, or a hub id (owner/name)")
 
 
+def load_tokenizer(name_or_path: str):
+    """The tokenizer of :func:`load_model` alone (no weights loaded): ``pad_token`` set, padding left."""
+    from transformers import AutoTokenizer
+
+    src = resolve(name_or_path)
+    try:
+        tok = AutoTokenizer.from_pretrained(str(src))
+    except OSError as e:
+        raise ModelError(f"could not load the tokenizer of {name_or_path!r} from {src}: {e}") from e
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    tok.padding_side = "left"
+    return tok
+
+
 def load_model(name_or_path: str, dtype: Any = None, device: str | None = None):
     """Return ``(tokenizer, model)`` in eval mode. ``pad_token`` is set; ``padding_side='left'``. The model
     goes to ``device``, else ``$COTLAB_DEVICE``, else the GPU when torch sees one (CPU otherwise)."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     dtype = dtype or torch.float32
+    tok = load_tokenizer(name_or_path)
     src = resolve(name_or_path)
     try:
-        tok = AutoTokenizer.from_pretrained(str(src))
         model = AutoModelForCausalLM.from_pretrained(str(src), dtype=dtype)
     except OSError as e:
         raise ModelError(f"could not load {name_or_path!r} from {src}: {e}") from e
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token
-    tok.padding_side = "left"
     if model.generation_config is not None:
         model.generation_config.pad_token_id = tok.pad_token_id
     device = device or os.environ.get("COTLAB_DEVICE") or ("cuda" if torch.cuda.is_available() else None)

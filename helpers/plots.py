@@ -89,6 +89,31 @@ def _ci_err(rows: Sequence[dict[str, Any]]) -> list[list[float]]:
     return [lo, hi]
 
 
+def _baselines(ax: Any, majority: float | None = None, chance: float | None = None,
+               chance_style: str = ":") -> None:
+    """The reference lines every accuracy figure carries: the majority class and chance (fractions)."""
+    if majority is not None:
+        ax.axhline(100 * majority, color="#6a1b9a", ls="--", lw=1, label="majority class")
+    if chance is not None:
+        ax.axhline(100 * chance, color="#c62828", ls=chance_style, lw=1, label="chance")
+
+
+def _finish(fig: Any, ax: Any, *, title: str = "", xlabel: str | None = None, ylabel: str | None = "accuracy (%)",
+            ylim: tuple[float, float] | None = (0, 105), grid: str = "both"):
+    """Axis labels, limits, title, the legend outside on the right, a light grid, tight layout."""
+    if xlabel is not None:
+        ax.set_xlabel(xlabel)
+    if ylabel is not None:
+        ax.set_ylabel(ylabel)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    ax.grid(axis=grid, alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
 def accuracy_bars(rows: Sequence[dict[str, Any]], *, group: str, bar: str, title: str = "",
                   chance: float | None = None, group_order: Sequence[str] | None = None,
                   bar_order: Sequence[str] | None = None, ylabel: str = "accuracy (%)"):
@@ -115,16 +140,9 @@ def accuracy_bars(rows: Sequence[dict[str, Any]], *, group: str, bar: str, title
                 ax.plot([x], [r["paper"]], marker="D", color="black", ms=5, ls="none",
                         label=None if paper_plotted else "paper")
                 paper_plotted = True
-    if chance is not None:
-        ax.axhline(100 * chance, color="#c62828", ls="--", lw=1, label="chance")
+    _baselines(ax, chance=chance, chance_style="--")
     ax.set_xticks(range(len(groups)), [label(group, g) for g in groups])
-    ax.set_ylabel(ylabel)
-    ax.set_ylim(0, 100)
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, title=title, ylabel=ylabel, ylim=(0, 100), grid="y")
 
 
 def seed_points(rows: Sequence[dict[str, Any]], *, x: str = "condition", hue: str | None = None,
@@ -156,18 +174,9 @@ def seed_points(rows: Sequence[dict[str, Any]], *, x: str = "condition", hue: st
             if r.get("paper") is not None:
                 ax.plot([px], [r["paper"]], "D", color="black", ms=5, label=None if paper_done else "paper")
                 paper_done = True
-    if majority is not None:
-        ax.axhline(100 * majority, color="#6a1b9a", ls="--", lw=1, label="majority class")
-    if chance is not None:
-        ax.axhline(100 * chance, color="#c62828", ls=":", lw=1, label="chance")
+    _baselines(ax, majority, chance)
     ax.set_xticks(range(len(xs_vals)), [label(x, v) for v in xs_vals], fontsize=8)
-    ax.set_ylim(0, 105)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, title=title, ylabel=ylabel, grid="y")
 
 
 def corpus_figure(stats: Sequence[dict[str, Any]], lengths: dict[str, Sequence[int]] | None = None):
@@ -225,20 +234,13 @@ def rationales_curve(rows: Sequence[dict[str, Any]], paper: dict[str, dict[int, 
         xs = sorted(pts)
         ax.plot(xs, [pts[x] for x in xs], "s--", color=COLORS.get(dec), alpha=0.6, ms=4,
                 label=f"paper, {label('decode', dec)}")
-    if chance is not None:
-        ax.axhline(100 * chance, color="#c62828", ls=":", lw=1, label="chance")
+    _baselines(ax, chance=chance)
     ax.set_xscale("log")
     ticks = sorted({r["n_rationales"] for r in rows} | {x for p in (paper or {}).values() for x in p})
     ax.set_xticks(ticks, [str(t) for t in ticks])
     from matplotlib.ticker import NullFormatter
     ax.xaxis.set_minor_formatter(NullFormatter())      # no "2×10⁰" labels between the N ticks
-    ax.set_xlabel("rationales per training example (N)")
-    ax.set_ylabel("accuracy (%)")
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, title=title, xlabel="rationales per training example (N)", ylim=None)
 
 
 # ------------------------------------------------------------------ Wadhwa et al. (notebooks 10–12)
@@ -270,18 +272,8 @@ def metric_curve(rows: Sequence[dict[str, Any]], *, x: str, hue: str | None = No
     for j, (name, val) in enumerate((refs or {}).items()):
         ax.axhline(100 * val, color=COLORS.get(name, "#37474f"), ls=styles[j % len(styles)], lw=1.2,
                    label=label("condition", name))
-    if majority is not None:
-        ax.axhline(100 * majority, color="#6a1b9a", ls="--", lw=1, label="majority class")
-    if chance is not None:
-        ax.axhline(100 * chance, color="#c62828", ls=":", lw=1, label="chance")
-    ax.set_xlabel(xlabel or x)
-    ax.set_ylabel("accuracy (%)")
-    ax.set_ylim(0, 105)
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig
+    _baselines(ax, majority, chance)
+    return _finish(fig, ax, title=title, xlabel=xlabel or x)
 
 
 def lens_figure(curves: dict[str, dict[str, dict[str, Sequence[float]]]], *, title: str = "",
@@ -406,10 +398,7 @@ def scaling_curve(rows: Sequence[dict[str, Any]], *, x: str, hue: str = "conditi
         c = COLORS.get(str(r.get(hue)), "#37474f")
         ax.axhline(100 * r["accuracy"], color=c, ls="-.", lw=1.3, label=label(hue, r.get(hue)))
         ax.axhspan(100 * r["ci_low"], 100 * r["ci_high"], color=c, alpha=0.12)
-    if majority is not None:
-        ax.axhline(100 * majority, color="#6a1b9a", ls="--", lw=1, label="majority class")
-    if chance is not None:
-        ax.axhline(100 * chance, color="#c62828", ls=":", lw=1, label="chance")
+    _baselines(ax, majority, chance)
     if order is not None:
         ax.set_xticks(range(len(order)), [str(v) for v in order], fontsize=8)
         ax.set_xlim(-0.5, len(order) - 0.5)
@@ -419,14 +408,7 @@ def scaling_curve(rows: Sequence[dict[str, Any]], *, x: str, hue: str = "conditi
         ticks = sorted({r[x] for r in rows})
         ax.set_xticks(ticks, [f"{t:.0%}" if percent_x else f"{t:g}" for t in ticks])
         ax.minorticks_off()
-    ax.set_xlabel(xlabel or x)
-    ax.set_ylabel("accuracy (%)")
-    ax.set_ylim(0, 105)
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, title=title, xlabel=xlabel or x)
 
 
 def attribution_figure(words: Sequence[str], scores: Sequence[float], *, keep: Sequence[str] = (), title: str = ""):

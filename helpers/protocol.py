@@ -15,7 +15,8 @@ got or in which questions they are scored on. :class:`Protocol` fixes, for every
 
 The stage verbs, in data-flow order, each owning its cache:
 
-* :func:`split_train` — training questions and the held-out slice;
+* :func:`split_train` — training questions and the held-out slice (:func:`setup`: that, the reported
+  split, the teacher's corpus and the majority-class row in one call);
 * :func:`fit` — :func:`helpers.train.train_student` under the budget (cached by model, pairs, budget, seed);
 * :func:`decode` — :func:`helpers.decode.decode_student` with the protocol's decoding settings (cached);
 * :func:`score` — accuracy with its CI plus the per-student **diagnostics**: accuracy on training
@@ -142,6 +143,43 @@ def majority_baseline(train: Sequence[Any], examples: Sequence[Any]) -> dict[str
     acc, lo, hi = accuracy_ci(correct)
     return {"condition": "majority class", "answer": label, "accuracy": acc, "ci_low": lo, "ci_high": hi,
             "n": len(correct)}
+
+
+@dataclass
+class Setup:
+    """What a distillation notebook starts from (:func:`setup`): the protocol's questions, the teacher's
+    corpus over the training questions *and* the held-out slice, and the majority-class row."""
+    protocol: Protocol
+    train: list[Any]
+    heldout: list[Any]
+    dev: list[Any]
+    teacher: Any
+    corpus: Any           # train + held-out questions (held-out CoTs serve only diagnostics)
+    train_corpus: Any     # the training questions' part: what students are built from
+    majority: dict[str, Any]
+
+    def describe(self) -> str:
+        p = self.protocol
+        return (f"task {p.task}: {len(self.train)} training questions, {len(self.heldout)} held out from train, "
+                f"{len(self.dev)} dev questions ({p.eval_text()}); student {p.student}, seeds {p.seeds}\n"
+                f"teacher {getattr(self.teacher, 'teacher_id', self.teacher)}: {self.corpus.n_samples()} CoTs over {len(self.corpus)} questions; "
+                f"majority class ({self.majority['answer']}) {100 * self.majority['accuracy']:.1f}% on dev\n"
+                f"budget: {p.budget.describe()}")
+
+
+def setup(p: Protocol, teacher: str, n_samples: int, *, split: str = "train", progress: bool = False) -> Setup:
+    """The shared start of notebooks 03–05, 08 and 10–12, in data-flow order: :func:`split_train`,
+    :func:`eval_examples`, the teacher (``teacher``: a name for :func:`helpers.teacher.teacher_from_name`),
+    ``n_samples`` CoTs per training and held-out question (:func:`helpers.corpus.sample_corpus`, cached),
+    the training questions' part of the corpus, and :func:`majority_baseline` on the reported split.
+    Notebook 03 shows these steps one by one."""
+    from .corpus import only_questions, sample_corpus
+    from .teacher import teacher_from_name
+    train, heldout = split_train(p, split)
+    dev = eval_examples(p)
+    t = teacher_from_name(teacher, task=p.task)
+    corpus = sample_corpus(t, train + heldout, n=n_samples, progress=progress)
+    return Setup(p, train, heldout, dev, t, corpus, only_questions(corpus, train), majority_baseline(train, dev))
 
 
 # ------------------------------------------------------------------------------------- stage verbs

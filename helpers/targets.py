@@ -30,11 +30,14 @@ Choices made here (the papers leave them open):
 * **Tokens for shuffling and masking** are whitespace-separated words (the papers' examples shuffle
   and mask words), so the shuffled text is still plain text the student tokenizer reads back.
   The mask is the literal ``"[MASK]"`` (as printed in Wadhwa et al.), ``round(p·n)`` words masked.
-* **The filler token** (``filler_token``): the student tokenizer's own ``unk_token`` when it is a
-  real token distinct from EOS and padding (SmolLM2: ``<|endoftext|>``, id 0; GPT-2, the paper's
-  student, also maps ``unk`` to ``<|endoftext|>``); otherwise the reserved token ``"<unk>"``, which
-  :func:`helpers.train.train_student` adds to the tokenizer (resizing the embeddings). ``k`` fillers
-  are written without spaces so each is exactly one token.
+* **The filler token** (``filler_token``): the student tokenizer's own unknown token when it has a
+  dedicated one (its ``unk_token`` names an unknown token, e.g. Gemma's ``<unk>``, and is none of
+  BOS/EOS/padding); otherwise the reserved token ``"<unk>"``, which :func:`helpers.train.train_student`
+  adds to the tokenizer (resizing the embeddings) with its embedding started from the space token's,
+  so that a short budget can learn it. SmolLM2 gets the reserved token: its ``unk_token`` is
+  ``<|endoftext|>``, the document separator of its pretraining (the base model's EOS), not a
+  content-free token (GPT-2, the paper's student, also maps ``unk`` to ``<|endoftext|>``). ``k``
+  fillers are written without spaces so each is exactly one token.
 * **Labels.** Supervised: the gold label, and corpora are filtered to correct samples. Few-shot
   (SCoTD §3.1): each CoT pair carries its own sample's label; ``label_only`` uses the teacher's
   majority label (ties → the earliest sample); samples without an answer cannot form a pair and are
@@ -104,15 +107,17 @@ def get_condition(name: str) -> Condition:
 
 
 def filler_token(tokenizer: Any | None) -> str:
-    """The filler for ``filler``: the tokenizer's ``unk_token`` if it is a real token distinct from
-    EOS and padding, else :data:`RESERVED_FILLER` (``"<unk>"``, added to the tokenizer by the trainer)."""
+    """The filler for ``filler``: the tokenizer's ``unk_token`` if it is a dedicated unknown token (its
+    text names one, "unk", and it is none of BOS/EOS/padding), else :data:`RESERVED_FILLER` (``"<unk>"``,
+    added to the tokenizer by the trainer). Without a tokenizer: :data:`RESERVED_FILLER`."""
     if tokenizer is None:
         return RESERVED_FILLER
     unk = getattr(tokenizer, "unk_token", None)
-    if unk is None:
+    if unk is None or "unk" not in str(unk).lower():
         return RESERVED_FILLER
     unk_id = tokenizer.convert_tokens_to_ids(unk)
-    if unk_id is None or unk_id in {tokenizer.eos_token_id, tokenizer.pad_token_id}:
+    others = {getattr(tokenizer, f"{t}_token_id", None) for t in ("bos", "eos", "pad")}
+    if unk_id is None or unk_id in others:
         return RESERVED_FILLER
     return unk
 

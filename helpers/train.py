@@ -117,8 +117,11 @@ def pairs_key(pairs: Sequence[Pair]) -> str:
 def student_key(model_name: str, pairs: Sequence[Pair], cfg: TrainConfig) -> str:
     """Cache key: hash of (model id, pairs, hyper-parameters incl. seed, code version)."""
     from .models import model_id
-    return stable_hash({"model": model_id(model_name), "pairs": pairs_key(pairs), "cfg": cfg.key_fields(),
-                        "code": TRAIN_CODE_VERSION})
+    key = {"model": model_id(model_name), "pairs": pairs_key(pairs), "cfg": cfg.key_fields(),
+           "code": TRAIN_CODE_VERSION}
+    if any(RESERVED_FILLER in p.completion for p in pairs):
+        key["filler_init"] = "space"        # students of the reserved filler before its row started there
+    return stable_hash(key)
 
 
 def students_dir() -> Path:
@@ -187,15 +190,32 @@ def check_pairs(tokenizer: Any, pairs: Sequence[Pair], max_seq_len: int) -> dict
             "completion_tokens": sum(max(0, min(f, max_seq_len) - n) for n, f in lens)}
 
 
-def _ensure_filler(tokenizer: Any, model: Any, pairs: Sequence[Pair]) -> bool:
-    """Add the reserved filler token when ``filler`` pairs use it and the tokenizer lacks it."""
+def _ensure_filler(tokenizer: Any, model: Any, pairs: Sequence[Pair]) -> str | None:
+    """Add the reserved filler token when ``filler`` pairs use it and the tokenizer lacks it; return the
+    token whose embedding row it starts from (else ``None``: nothing added).
+
+    The new row starts as a copy of the space token's (input and output rows: the space is the nearest
+    content-free token), not from the embeddings' mean: started at the mean (transformers' default)
+    SmolLM2-135M gave the filler a log-probability of about -18 and 40 steps at lr 2e-4 raised it only
+    to -7.7, so the student never emitted it and answered nothing (0 % on the coin flip); copied from the
+    space it is learnt within 6 steps (tests/test_train.py)."""
+    import torch
+
     if not any(RESERVED_FILLER in p.completion for p in pairs):
-        return False
+        return None
     if RESERVED_FILLER in tokenizer.get_vocab():
-        return False
+        return None
+    space = tokenizer(" ", add_special_tokens=False)["input_ids"][-1]
     tokenizer.add_tokens([RESERVED_FILLER])
-    model.resize_token_embeddings(len(tokenizer))
-    return True
+    model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+    new = tokenizer.convert_tokens_to_ids(RESERVED_FILLER)
+    with torch.no_grad():
+        for emb in {id(m): m for m in (model.get_input_embeddings(), model.get_output_embeddings())
+                    if m is not None}.values():
+            emb.weight[new] = emb.weight[space]
+            if getattr(emb, "bias", None) is not None:
+                emb.bias[new] = emb.bias[space]
+    return tokenizer.convert_ids_to_tokens(space)
 
 
 class DevAccuracyStopper:
@@ -518,7 +538,7 @@ def train_student(student: str, pairs: Sequence[Pair], cfg: TrainConfig, *, mode
 
 
 def _train_into(tok: Any, model: Any, pairs: Sequence[Pair], cfg: TrainConfig, student: str, key: str, tmp: Path,
-                final: Path, use_bf16: bool, added_filler: bool, stats: dict[str, int],
+                final: Path, use_bf16: bool, added_filler: str | None, stats: dict[str, int],
                 dev_eval: Callable[[Any, Any], float] | None, info: dict[str, Any] | None,
                 progress: bool) -> Student:
     import torch
@@ -547,7 +567,8 @@ def _train_into(tok: Any, model: Any, pairs: Sequence[Pair], cfg: TrainConfig, s
     from .models import model_id
     meta = {
         "key": key, "student": student, "student_id": model_id(student), "train_config": asdict(cfg),
-        "bf16": use_bf16, "added_filler_token": added_filler, "info": info or {},
+        "bf16": use_bf16, "added_filler_token": added_filler is not None, "filler_init_from": added_filler,
+        "info": info or {},
         "pairs_hash": pairs_key(pairs), "conditions": sorted({p.condition for p in pairs}),
         "n_examples": len({p.example_id for p in pairs}), **stats, **pad_stats,
         "global_steps": trainer.state.global_step, "epochs_done": trainer.state.epoch,

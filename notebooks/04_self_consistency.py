@@ -43,19 +43,14 @@ PROFILE = "course"
 
 # %%
 from helpers import plots, protocol, results, show, targets
-from helpers.corpus import first_n, only_questions
-from helpers.teacher import teacher_from_name
-from helpers.corpus import sample_corpus
+from helpers.corpus import first_n
 
 run = results.start("04_self_consistency", PROFILE)
 P = run.profile.protocol()
-train, heldout = protocol.split_train(P)
-dev = protocol.eval_examples(P)
-teacher = teacher_from_name(run.profile.teacher, task=P.task)
-corpus = sample_corpus(teacher, train + heldout, n=run.profile.distill.n_samples, progress=False)
-train_corpus = only_questions(corpus, train)
-print(f"{P.task}: {len(train)} training questions, {len(dev)} dev questions; self-consistency k={P.sc_k} "
-      f"at T={P.sc_temperature}; {P.budget.describe()}")
+setup = protocol.setup(P, teacher=run.profile.teacher, n_samples=run.profile.distill.n_samples)
+print(setup.describe())
+train, heldout, dev, train_corpus = setup.train, setup.heldout, setup.dev, setup.train_corpus
+print(f"self-consistency k={P.sc_k} at T={P.sc_temperature}")
 
 # %% [markdown]
 # ## Table 3(a): greedy vs self-consistency

@@ -68,21 +68,14 @@ PROFILE = "course"
 from dataclasses import replace
 
 from helpers import plots, protocol, results, show, targets
-from helpers.corpus import first_n, only_questions, sample_corpus
-from helpers.teacher import teacher_from_name
+from helpers.corpus import first_n, only_questions
 
 run = results.start("05_scaling", PROFILE)
 P = run.profile.protocol()
 S = run.profile.scaling
-train, heldout = protocol.split_train(P)
-dev = protocol.eval_examples(P)
-teacher = teacher_from_name(run.profile.teacher, task=P.task)
-corpus = sample_corpus(teacher, train + heldout, n=run.profile.distill.n_samples, progress=False)
-train_corpus = only_questions(corpus, train)
-majority = protocol.majority_baseline(train, dev)
-print(f"task {P.task}: {len(train)} training questions, {len(dev)} dev questions ({P.eval_text()}); "
-      f"{run.profile.distill.n_samples} CoTs per question from {run.profile.teacher}")
-print(f"seeds {P.seeds}; budget: {P.budget.describe()}")
+setup = protocol.setup(P, teacher=run.profile.teacher, n_samples=run.profile.distill.n_samples)
+print(setup.describe())
+train, heldout, dev, train_corpus, majority = setup.train, setup.heldout, setup.dev, setup.train_corpus, setup.majority
 print(f"Fig. 2: N = {S.rationale_counts}; Fig. 3: fractions {S.data_fractions} × N = {S.fraction_counts}; "
       f"Fig. 4: students {S.students} × N = {S.student_counts} (each beside label-only)")
 

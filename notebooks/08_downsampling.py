@@ -66,23 +66,19 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from helpers import plots, protocol, results, show, targets
-from helpers.corpus import only_questions, sample_corpus
 from helpers.downsample import STRATEGIES, downsample, memo_embed, score_likelihood, selection_stats
 from helpers.models import load_embedder
-from helpers.teacher import teacher_from_name
 
 run = results.start("08_downsampling", PROFILE)
 P = run.profile.protocol()
 D = run.profile.downsampling
 unknown = set(D.strategies) - set(STRATEGIES)
 assert not unknown, f"unknown strategies {unknown}; choose from {STRATEGIES}"
-train, heldout = protocol.split_train(P)
-dev = protocol.eval_examples(P)
-teacher = teacher_from_name(run.profile.teacher, task=P.task)
-corpus = sample_corpus(teacher, train + heldout, n=run.profile.distill.n_samples, progress=False)
-C = only_questions(corpus, train).correct_only()          # C': the supervised corpus, wrong CoTs dropped
-majority = protocol.majority_baseline(train, dev)
-print(f"task {P.task}: {len(train)} training questions, {len(dev)} dev questions ({P.eval_text()})")
+setup = protocol.setup(P, teacher=run.profile.teacher, n_samples=run.profile.distill.n_samples)
+print(setup.describe())
+train, heldout, dev, teacher, corpus, majority = (setup.train, setup.heldout, setup.dev, setup.teacher, setup.corpus,
+                                                  setup.majority)
+C = setup.train_corpus.correct_only()                    # C': the supervised corpus, wrong CoTs dropped
 print(f"C': {C.n_samples()} correct CoTs from {run.profile.teacher} "
       f"({C.n_samples() / len(C):.2f} per question); budget {D.budget} per question; strategies {D.strategies}")
 print(f"seeds {P.seeds}; budget: {P.budget.describe()}")

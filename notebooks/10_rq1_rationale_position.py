@@ -56,21 +56,17 @@ import dataclasses
 
 import numpy as np
 
-from helpers import analysis, plots, protocol, results, show, targets
-from helpers.corpus import only_questions, sample_corpus
-from helpers.teacher import teacher_from_name
+from helpers import analysis, models, plots, protocol, results, show, targets
+from helpers.corpus import only_questions
 
 run = results.start("10_rq1_rationale_position", PROFILE)
 P = run.profile.protocol()
 W = run.profile.wadhwa
-train, heldout = protocol.split_train(P)
-dev = protocol.eval_examples(P)
-teacher = teacher_from_name(run.profile.teacher, task=P.task)
-corpus = sample_corpus(teacher, train + heldout, n=run.profile.distill.n_samples, progress=False)
-train_corpus = only_questions(corpus, train)
-majority = protocol.majority_baseline(train, dev)
-print(f"task {P.task}: {len(train)} training questions, {len(dev)} dev questions ({P.eval_text()})")
-print(f"students {list(W.students)}, seeds {list(P.seeds)}; {P.budget.describe()}")
+setup = protocol.setup(P, teacher=run.profile.teacher, n_samples=run.profile.distill.n_samples)
+print(setup.describe())
+train, heldout, dev, corpus, train_corpus, majority = (setup.train, setup.heldout, setup.dev, setup.corpus,
+                                                       setup.train_corpus, setup.majority)
+print(f"students {list(W.students)}")
 
 # %% [markdown]
 # ## The three training targets for one question
@@ -132,19 +128,26 @@ plots.savefig(fig, "10_table1_rationale_position");
 #
 # The target is `<unk> × k  So the answer is (b).`: the same extra positions before the label as a short
 # rationale, with no information in them. k = 0 is the no-CoT student. The filler is the tokenizer's
-# `unk_token` where it has a real one, else a new `<unk>` token added to the vocabulary (SmolLM2's unk
-# is its EOS token, so it gets the new one).
-
-# %%
-print(targets.pairs_from_corpus(only_questions(train_corpus, train[:1]), "filler", k=W.filler_counts[0])[0].completion)
+# own unknown token where it has a dedicated one (Gemma's `<unk>`), else a new `<unk>` token added to the
+# vocabulary with its embedding started from the space token's (SmolLM2's `unk_token` is
+# `<|endoftext|>`, its pretraining's document separator, so it gets the new one). Started from the
+# embeddings' mean instead, the new token was never learnt in 40 steps and the students answered nothing.
 
 # %%
 P0 = dataclasses.replace(P, student=W.students[0])
+student_tok = models.load_tokenizer(P0.student)
+example_pair = targets.pairs_from_corpus(only_questions(train_corpus, train[:1]), "filler", k=W.filler_counts[0],
+                                         tokenizer=student_tok)[0]
+print(example_pair.completion)
+print(student_tok.tokenize(example_pair.completion))
+
+# %%
 rows_f = [dict(r, condition="k=0", n_fillers=0) for r in rows
           if r["condition"] == "label_only" and r["model"] == W.students[0]]
 for k in W.filler_counts:
     for seed in P.seeds:
-        pairs = targets.pairs_from_corpus(train_corpus, "filler", supervised=True, k=k, seed=seed)
+        pairs = targets.pairs_from_corpus(train_corpus, "filler", supervised=True, k=k, seed=seed,
+                                          tokenizer=student_tok)
         student = protocol.fit(P0, pairs, seed=seed, heldout=heldout,
                                info={"condition": "filler", "n_fillers": k, "setting": "supervised"})
         preds = protocol.decode(P0, student, dev, "greedy", seed=seed, condition="filler")

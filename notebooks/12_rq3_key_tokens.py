@@ -53,21 +53,14 @@ import random
 import numpy as np
 
 from helpers import analysis, plots, protocol, results, show, targets
-from helpers.corpus import only_questions, sample_corpus
 from helpers.models import load_word_vectors
-from helpers.teacher import teacher_from_name
 
 run = results.start("12_rq3_key_tokens", PROFILE)
 P = run.profile.protocol()
 W = run.profile.wadhwa
-train, heldout = protocol.split_train(P)
-dev = protocol.eval_examples(P)
-teacher = teacher_from_name(run.profile.teacher, task=P.task)
-corpus = sample_corpus(teacher, train + heldout, n=run.profile.distill.n_samples, progress=False)
-train_corpus = only_questions(corpus, train)
-majority = protocol.majority_baseline(train, dev)
-print(f"task {P.task}, student {P.student}: {len(train)} training questions, {len(dev)} dev questions "
-      f"({P.eval_text()}); seeds {list(P.seeds)}; {P.budget.describe()}")
+setup = protocol.setup(P, teacher=run.profile.teacher, n_samples=run.profile.distill.n_samples)
+print(setup.describe())
+train, heldout, dev, train_corpus, majority = setup.train, setup.heldout, setup.dev, setup.train_corpus, setup.majority
 
 # %% [markdown]
 # ## Step 1: attribute every training rationale

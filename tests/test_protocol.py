@@ -100,6 +100,21 @@ def test_split_train_is_disjoint_and_sized():
         P.split_train(get_profile("course", distill={"n_train": 10_000}).protocol())
 
 
+def test_setup_is_the_protocols_questions_corpus_and_majority(tmp_path, monkeypatch):
+    monkeypatch.setenv("COTLAB_CACHE", str(tmp_path / "cache"))
+    prof = get_profile("smoke")
+    p = prof.protocol()
+    s = P.setup(p, teacher=prof.teacher, n_samples=2)
+    train, held = P.split_train(p)
+    assert [e.id for e in s.train] == [e.id for e in train] and [e.id for e in s.heldout] == [e.id for e in held]
+    assert [e.id for e in s.dev] == [e.id for e in P.eval_examples(p)]
+    assert [e.example.id for e in s.corpus.entries] == [e.id for e in train + held]
+    assert [e.example.id for e in s.train_corpus.entries] == [e.id for e in train]   # no held-out CoT in training
+    assert all(len(e.samples) == 2 for e in s.corpus.entries)
+    assert s.majority == P.majority_baseline(train, s.dev)
+    assert f"{len(train)} training questions" in s.describe() and p.budget.describe() in s.describe()
+
+
 def test_every_condition_gets_the_same_training_config():
     p = get_profile("course").protocol()
     c0, c1 = p.train_config(0), p.train_config(1)

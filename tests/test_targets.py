@@ -64,13 +64,23 @@ def test_filler_reserved_token_without_tokenizer():
     assert p0.completion == f" {ANS}"
 
 
-def test_filler_uses_smollm_unk_token_one_token_each(smollm):
+def test_filler_for_smollm_is_the_reserved_token_not_its_document_separator(smollm):
     tok, _ = smollm
-    assert filler_token(tok) == "<|endoftext|>"          # SmolLM2's unk_token, distinct from EOS <|im_end|>
+    assert tok.unk_token == "<|endoftext|>"             # SmolLM2's unk: its pretraining's document separator
+    assert filler_token(tok) == RESERVED_FILLER
     (p,) = one("filler", k=5, tokenizer=tok)
-    assert p.completion == " " + "<|endoftext|>" * 5 + " " + ANS
-    ids = tok(p.completion)["input_ids"]
-    assert ids.count(tok.unk_token_id) == 5
+    assert p.completion == " " + RESERVED_FILLER * 5 + " " + ANS
+
+
+def test_filler_uses_a_dedicated_unk_token():
+    class Tok:  # Gemma / T5 / Llama style: a real <unk>, distinct from BOS/EOS/padding
+        unk_token, bos_token_id, eos_token_id, pad_token_id = "<unk>", 2, 1, 0
+
+        def convert_tokens_to_ids(self, t):
+            return 3
+    assert filler_token(Tok()) == "<unk>"
+    Tok.unk_token = "<s>"                   # not an unknown token by name
+    assert filler_token(Tok()) == RESERVED_FILLER
 
 
 def test_filler_falls_back_when_unk_is_eos():

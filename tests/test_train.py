@@ -286,3 +286,26 @@ def test_dev_accuracy_stopper_takes_an_evaluation_callable():
     assert [h["step"] for h in stopper.history] == [2, 4, 6, 8]
     stopper._restore(model)
     assert torch.allclose(model.weight.detach(), best)          # (w+3)-1 vs w+2: equal up to rounding
+
+
+def test_a_filler_student_learns_the_reserved_filler(smollm, student_cache):
+    """The reserved ``<unk>`` added for SmolLM2 must be learnable in a short budget: its row starts from
+    the space token's. (Started at the embeddings' mean it stayed near log p = -13 after 6 steps here, and
+    course students trained 40 steps never emitted it: 0 % answered.)"""
+    import torch
+    from helpers.targets import RESERVED_FILLER
+    exs = load_task("coinflip", "train", limit=16)
+    pairs = pairs_from_examples(exs, "filler", k=4, tokenizer=smollm[0])
+    assert RESERVED_FILLER * 4 in pairs[0].completion
+    cfg = TrainConfig(lr=2e-4, batch_size=8, max_steps=6, max_seq_len=192, seed=0, bf16=False)
+    st = train_student("smollm2-135m", pairs, cfg, model_and_tokenizer=_fresh(smollm))
+    assert st.meta["added_filler_token"] and st.meta["filler_init_from"] == "Ġ"
+    tok, model = st.load()
+    filler = tok.convert_tokens_to_ids(RESERVED_FILLER)
+    p = pairs_from_examples(load_task("coinflip", "dev", limit=1), "filler", k=4, tokenizer=tok)[0]
+    ids = tok(p.prompt + p.completion, return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        logp = model(ids).logits[0, :-1].float().log_softmax(-1)
+    at = (ids[0, 1:] == filler).nonzero().flatten()
+    assert len(at) == 4
+    assert logp[at, filler].mean() > -3.0, logp[at, filler]
