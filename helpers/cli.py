@@ -624,6 +624,9 @@ def cmd_train(args: Any) -> int:
     cond = get_condition(args.target)
     limit = args.limit if args.limit is not None else profile.distill.n_train
     kw = {"k": args.filler_k, "p": args.mask_p, "seed": args.seed}
+    if cond.transform == "filler":             # the student's own unknown token where it has one
+        from .models import load_tokenizer
+        kw["tokenizer"] = load_tokenizer(args.model or profile.student)
     if cond.transform == "key_tokens" and not args.key_tokens:
         raise UserError("--target key_tokens needs --key-tokens FILE.json ({id: [words]})")
     if args.corpus:
