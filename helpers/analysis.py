@@ -133,6 +133,30 @@ def label_position_items(examples: Sequence[Example], preds: Sequence[Any]) -> l
     return out
 
 
+def lens_questions(examples: Sequence[Example], preds: dict[str, Sequence[Any]], n: int, *,
+                   anchor: str = "cot_before", min_shared: int = 10) -> tuple[list[str], str]:
+    """Which questions RQ1 Fig. 2 reads the lenses on: ``(ids, how)``, at most ``n`` ids in ``examples``
+    order. ``preds`` maps condition → predictions (``.id``, ``.correct``).
+
+    As in Wadhwa et al.: the questions every condition's student answers correctly — when there are at
+    least ``min_shared``. Students at chance can make that set empty or tiny (a label-only student that
+    always answers (b) and a CoT-after student that always answers (a) share no correct question), so
+    then the questions the ``anchor`` student answers correctly are used, every student still read on the
+    same questions (paired) at the label position after its own text; ``how`` says which rule applied.
+    Empty when even the anchor student has none right."""
+    correct = {c: {p.id for p in ps if p.correct} for c, ps in preds.items()}
+    shared = set.intersection(*correct.values()) if correct else set()
+    if len(shared) >= min_shared:
+        chosen, how = shared, f"all {len(correct)} students answer correctly"
+    else:
+        if anchor not in correct:
+            raise ValueError(f"unknown anchor condition {anchor!r}; conditions: {sorted(correct)}")
+        chosen = correct[anchor]
+        how = (f"the {anchor} student answers correctly (only {len(shared)} questions are answered correctly by "
+               f"all {len(correct)} students, fewer than {min_shared})")
+    return [ex.id for ex in examples if ex.id in chosen][:n], how
+
+
 def _as_label_item(tokenizer: Any, item: Any) -> tuple[list[int], int]:
     """An :class:`Example` (no text before the answer), ``(example, before)`` (:func:`label_position_items`),
     ``(ids, target)`` (:func:`label_context`) or ``(prompt, answer)`` strings (the first token of

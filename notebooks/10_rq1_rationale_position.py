@@ -168,7 +168,10 @@ plots.savefig(fig, "10_fig3_fillers");
 # %% [markdown]
 # ## Fig. 2: when does the student know the label? Logit lens and tuned lens
 #
-# For the dev questions that **all three** students of a seed answer correctly (as in the paper), the
+# For the dev questions that **all three** students of a seed answer correctly (as in the paper) — or,
+# when fewer than 10 are (students at chance: a label-only student that always answers (b) and a CoT-after
+# student that always answers (a) share none), the questions the CoT-before student answers correctly,
+# every student read on the same questions (`analysis.lens_questions` says which rule applied) — the
 # prefix is the question plus what the student itself wrote up to the label — `So the answer is (` — and
 # the lens reads P(gold label letter) there from every layer: the residual stream after block l, through
 # the final norm and the unembedding (logit lens), or first through a per-layer affine translator trained
@@ -185,11 +188,12 @@ lens_seeds = P.seeds[:W.lens_seeds]
 for seed in lens_seeds:
     seed_rows = {c: next(r for r in rows if r["model"] == W.students[0] and r["condition"] == c and r["seed"] == seed)
                  for c in TABLE1}
-    correct = set.intersection(*({p.id for p in r["preds"] if p.correct} for r in seed_rows.values()))
-    ids = [ex.id for ex in dev if ex.id in correct][:W.n_lens]
+    ids, how = analysis.lens_questions(dev, {c: r["preds"] for c, r in seed_rows.items()}, W.n_lens)
+    lens_rule = f"seed {seed}: {len(ids)} questions — those {how}"
     if not ids:     # e.g. smoke's random students: read the lens right after the question, with no student text
-        print(f"seed {seed}: no dev question answered correctly by all three students — the lens is read at the "
-              f"label position right after the question (no rationale) for the first {W.n_lens} questions")
+        lens_rule = (f"seed {seed}: no dev question answered correctly — the lens is read at the label position right "
+                     f"after the question (no rationale) for the first {W.n_lens} questions")
+    print(lens_rule)
     for c, r in seed_rows.items():
         student = protocol.fit(P0, targets.pairs_from_corpus(train_corpus, c, supervised=True, seed=seed), seed=seed,
                                heldout=heldout, info={"condition": c, "setting": "supervised"})
@@ -207,7 +211,7 @@ for name in curves:
         m = np.concatenate(per_layer[name][c], axis=0)          # items (all seeds) × layers
         curves[name][c] = analysis.mean_band(m)
         lens_rows += [{"lens": name, "condition": c, "layer": l, "mean_p_gold": curves[name][c]["mean"][l],
-                       "ci_low": curves[name][c]["lo"][l], "ci_high": curves[name][c]["hi"][l],
+                       "p_gold_low": curves[name][c]["lo"][l], "p_gold_high": curves[name][c]["hi"][l],
                        "share_above_0.6": float(np.mean(m[:, l] > 0.6)), "n_items": int(m.shape[0])}
                       for l in range(m.shape[1])]
 print(f"{len(curves['logit lens']['label_only']['mean']) - 1} layers; "
@@ -237,7 +241,7 @@ pd.DataFrame(lens_tests)
 
 # %%
 fig = plots.lens_figure(curves, title=f"Wadhwa Fig. 2 on {P.task} — {W.students[0]}: P(gold label) by layer, "
-                                      f"questions all three students answer correctly")
+                                      f"{len(per_layer['logit lens']['label_only'][0])} questions ({how.split(' (')[0]})")
 plots.savefig(fig, "10_fig2_lens");
 
 # %% [markdown]
@@ -262,8 +266,8 @@ run.save_table("rq1_fig3_fillers", fillers + [majority], title="Wadhwa et al. Fi
                data=results.data_info(train_corpus, dev), extra={"protocol": P.to_dict(), "per_student": rows_f})
 run.save_table("rq1_fig2_lens", lens_rows, title="Wadhwa et al. Fig. 2 — P(gold label) by layer (logit / tuned lens)",
                columns=["lens", "condition", "layer"],
-               description=f"{P.task}, {W.students[0]}: dev questions all three students answer correctly (≤ {W.n_lens} "
-                           f"per seed, seeds {list(lens_seeds)}); tuned lens: {W.tuned_lens_steps} translator steps per "
+               description=f"{P.task}, {W.students[0]}: ≤ {W.n_lens} dev questions per seed ({lens_rule}), "
+                           f"seeds {list(lens_seeds)}; tuned lens: {W.tuned_lens_steps} translator steps per "
                            f"student on its training texts.",
                data=results.data_info(train_corpus, dev), extra={"tests": lens_tests})
 run.finish(FIGURES);

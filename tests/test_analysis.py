@@ -67,6 +67,26 @@ def test_label_context_stops_at_the_token_that_tells_the_options_apart(tiny):
     assert tok.decode(ids_s).endswith("So the answer is") and tok.decode([target_s]) == " positive"
 
 
+def test_lens_questions_fall_back_to_the_cot_students_correct_questions():
+    from types import SimpleNamespace as NS
+    exs = [Example("coinflip", f"q{i}", "Is it heads up?", "AB"[i % 2], COIN.choices) for i in range(12)]
+
+    def preds(right):
+        return [NS(id=e.id, correct=e.id in right) for e in exs]
+    b_gold = {e.id for e in exs if e.answer == "B"}
+    a_gold = {e.id for e in exs if e.answer == "A"}
+    cot = {f"q{i}" for i in range(10)}
+    # a label-only student always (b), a CoT-after one always (a): no question all three get right
+    ids, how = A.lens_questions(exs, {"label_only": preds(b_gold), "cot_before": preds(cot),
+                                      "cot_after": preds(a_gold)}, n=4)
+    assert ids == ["q0", "q1", "q2", "q3"] and "cot_before student answers correctly" in how and "only 0" in how
+    # enough shared questions: the paper's rule, in the examples' order
+    ids, how = A.lens_questions(exs, {"label_only": preds(cot), "cot_before": preds(cot)}, n=20, min_shared=5)
+    assert ids == sorted(cot, key=lambda i: int(i[1:])) and how.startswith("all 2 students")
+    with pytest.raises(ValueError, match="unknown anchor"):
+        A.lens_questions(exs, {"label_only": preds(set())}, n=4, anchor="scotd")
+
+
 def test_label_position_items_cut_the_students_text_at_the_answer_sentence():
     from helpers.decode import Prediction
     preds = [Prediction("c1", "B", "B", [f"{RATIONALE} So the answer is (b)."]),
