@@ -247,7 +247,31 @@ plots.savefig(fig, "10_fig2_lens");
 # %% [markdown]
 # ## Conclusions
 #
-# *(written after the course run)*
+# Course run: coin flip, SmolLM2-135M, 40 steps × batch 8 for every student, seeds 0/1/2, all 200 dev
+# questions; majority class 50.0 %. Mean [95 % CI, seeds then questions], Δ [CI], paired permutation p.
+#
+# * **Table 1 (the students of notebook 03):** no CoT 50.0 [45.0, 55.0]; CoT before the label 75.7 [56.2,
+#   92.5], Δ +25.7 [+4.5, +41.7], p = 5e-5; CoT after the label 50.8 [44.0, 57.7], Δ +0.8 [−5.7, +7.0],
+#   p = 0.75. Ordering measured: **before > after ≈ none**. The paper (GPT-2 on CSQA/OBQA/QuaRel) finds after
+#   ≥ before > none — that CoT helps even when it comes after the label. It does not reproduce here: on a
+#   parity task the answer needs the computation, and a student that must commit to the label first cannot
+#   use reasoning it writes afterwards; whatever CoT-after training teaches the representations, it does not
+#   reach the label at this budget.
+# * **Fig. 3 (`<unk>` fillers before the label):** k = 4 50.0 [43.3, 57.0], k = 12 49.2 [44.0, 54.0], k = 32
+#   50.8 [44.3, 57.2]; every Δ vs k = 0 within ±1 point (p ≥ 0.57). Extra positions without content are not
+#   extra reasoning here — consistent with the paper's point that fillers never reach CoT, but without its
+#   small rise up to ~11 fillers. (A first run scored 0 %: the new `<unk>` token, started at the embeddings'
+#   mean, was never learnt in 40 steps; it now starts from the space token's embedding — tested.)
+# * **Fig. 2 (lenses, seed 0, 48 questions):** no dev question is answered correctly by all three students
+#   (label-only always answers one letter, CoT-after the other), so the lenses are read on 48 questions the
+#   CoT-before student gets right. Logit lens: P(gold) ≈ 0 in every layer before the last for all three
+#   students (the last: no CoT 0.50, before 0.62, after 0.51). Tuned lens (40 steps): the CoT-before student's
+#   P(gold) is near 0 up to the middle layer (0.025 at layer 15 vs 0.43 for no CoT, Δ −0.40 [−0.46, −0.35],
+#   p = 2e-4) and rises only in the last layers (first above 0.6 at layer 28 of 30); CoT-after stays near 0.5
+#   (0.32 at layer 15, Δ −0.11 [−0.22, −0.01], p = 0.04 vs no CoT). So the label is decided late, and only
+#   in the student whose rationale comes first; the paper's RQ1 reading (CoT-after students are confident
+#   earlier) has nothing to show here, since those students never learned the label. One seed, 40 lens steps:
+#   a description of these students, not a general claim.
 
 # %%
 FIGURES = ['10_table1_rationale_position', '10_fig3_fillers', '10_fig2_lens']   # checked by run.finish()
