@@ -119,7 +119,7 @@ def student_key(model_name: str, pairs: Sequence[Pair], cfg: TrainConfig) -> str
     from .models import model_id
     key = {"model": model_id(model_name), "pairs": pairs_key(pairs), "cfg": cfg.key_fields(),
            "code": TRAIN_CODE_VERSION}
-    if any(RESERVED_FILLER in p.completion for p in pairs):
+    if _uses_reserved_filler(pairs):
         key["filler_init"] = "space"        # students of the reserved filler before its row started there
     return stable_hash(key)
 
@@ -190,6 +190,10 @@ def check_pairs(tokenizer: Any, pairs: Sequence[Pair], max_seq_len: int) -> dict
             "completion_tokens": sum(max(0, min(f, max_seq_len) - n) for n, f in lens)}
 
 
+def _uses_reserved_filler(pairs: Sequence[Pair]) -> bool:
+    return any(RESERVED_FILLER in p.completion for p in pairs)
+
+
 def _ensure_filler(tokenizer: Any, model: Any, pairs: Sequence[Pair]) -> str | None:
     """Add the reserved filler token when ``filler`` pairs use it and the tokenizer lacks it; return the
     token whose embedding row it starts from (else ``None``: nothing added).
@@ -201,17 +205,14 @@ def _ensure_filler(tokenizer: Any, model: Any, pairs: Sequence[Pair]) -> str | N
     space it is learnt within 6 steps (tests/test_train.py)."""
     import torch
 
-    if not any(RESERVED_FILLER in p.completion for p in pairs):
-        return None
-    if RESERVED_FILLER in tokenizer.get_vocab():
+    if not _uses_reserved_filler(pairs) or RESERVED_FILLER in tokenizer.get_vocab():
         return None
     space = tokenizer(" ", add_special_tokens=False)["input_ids"][-1]
     tokenizer.add_tokens([RESERVED_FILLER])
     model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
     new = tokenizer.convert_tokens_to_ids(RESERVED_FILLER)
     with torch.no_grad():
-        for emb in {id(m): m for m in (model.get_input_embeddings(), model.get_output_embeddings())
-                    if m is not None}.values():
+        for emb in filter(None, (model.get_input_embeddings(), model.get_output_embeddings())):  # tied: same row twice
             emb.weight[new] = emb.weight[space]
             if getattr(emb, "bias", None) is not None:
                 emb.bias[new] = emb.bias[space]

@@ -195,12 +195,12 @@ for seed in lens_seeds:
                      f"after the question (no rationale) for the first {W.n_lens} questions")
     print(lens_rule)
     for c, r in seed_rows.items():
-        student = protocol.fit(P0, targets.pairs_from_corpus(train_corpus, c, supervised=True, seed=seed), seed=seed,
-                               heldout=heldout, info={"condition": c, "setting": "supervised"})
+        pairs = targets.pairs_from_corpus(train_corpus, c, supervised=True, seed=seed)
+        student = protocol.fit(P0, pairs, seed=seed, heldout=heldout, info={"condition": c, "setting": "supervised"})
         tok, model = student.load()
         items = (analysis.label_position_items(dev, [p for p in r["preds"] if p.id in ids]) if ids
                  else [(ex, "") for ex in dev[:W.n_lens]])
-        texts = [p.prompt + p.completion for p in targets.pairs_from_corpus(train_corpus, c, supervised=True)]
+        texts = [p.prompt + p.completion for p in pairs]          # the student's own training texts
         lens = analysis.train_tuned_lens(model, tok, texts, steps=W.tuned_lens_steps, seed=seed,
                                          tokens_per_step=W.lens_tokens_per_step)
         for name, ln in (("logit lens", None), ("tuned lens", lens)):
