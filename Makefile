@@ -1,5 +1,6 @@
 # CoT Distillation Lab — every entry point bootstraps .venv first.
-#   make figures   run every notebook headlessly (PROFILE=smoke|course|paper, ONLY=03)
+#   make figures   run every notebook headlessly (PROFILE=smoke|course|paper, ONLY=03, WORKERS=auto|1|2…)
+#   make lesson    the course lesson: notebooks 00–04 on course (≤ 90 min on 2 cores from a clean cache)
 #   make test      the whole test suite (CI)
 #   make lab       JupyterLab on notebooks/ (the .py notebooks open as notebooks)
 SHELL := /bin/bash
@@ -10,6 +11,10 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.cotlab-installed
 PROFILE ?= course
 ONLY ?=
+# Students trained/decoded at once by the notebooks (helpers.protocol.workers): auto = 2 on a CPU-only
+# machine with ≥ 2 cores, 1 with a GPU.
+WORKERS ?= auto
+LESSON := 00 01 02 03 04
 # Set TORCH_INDEX=https://download.pytorch.org/whl/cpu where PyPI's default torch is a CUDA build
 # you do not want; leave empty for the GPU build or a local wheel (pip.conf find-links).
 TORCH_INDEX ?=
@@ -20,7 +25,7 @@ export TOKENIZERS_PARALLELISM := false
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
 
-.PHONY: venv test test-slow figures lab data bench models-large check clean browser
+.PHONY: venv test test-slow figures lesson lab data bench models-large check clean browser
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml requirements-models.txt requirements-nodeps.txt
@@ -49,7 +54,10 @@ test-slow: $(STAMP)
 	$(PY) -m pytest -m slow tests -s
 
 figures: $(STAMP)
-	$(PY) -m helpers run --profile $(PROFILE) $(if $(ONLY),--only $(ONLY))
+	COTLAB_WORKERS=$(WORKERS) $(PY) -m helpers run --profile $(PROFILE) $(if $(ONLY),--only $(ONLY))
+
+lesson: $(STAMP)
+	COTLAB_WORKERS=$(WORKERS) $(PY) -m helpers run --profile course --only $(LESSON)
 
 # JupyterLab (the `lab` extra, installed once) with jupytext's notebook viewer as the default for .py
 # files: a setting inside the venv (jupytext-config set-default-viewer), not in your home directory.

@@ -21,9 +21,10 @@ The profiles:
 
 * ``smoke``  — CI: every code path in seconds, with ``smollm2-tiny`` (SmolLM2's tokenizer and architecture
   at 2 layers × 64, randomly initialised); numbers meaningless.
-* ``course`` — a 2-core CPU laptop, the whole suite in ≤ 90 min, on the generated coin-flip task
-  (:mod:`helpers.synthetic`) where distillation must show: the course's vehicle and the suite's
-  positive control.
+* ``course`` — a 2-core CPU laptop, on the generated coin-flip task (:mod:`helpers.synthetic`) where
+  distillation must show: the course's vehicle and the suite's positive control. The lesson — notebooks
+  00–04, ``make lesson`` — takes ≤ 90 min from a clean cache (80 min measured with two workers); notebooks
+  05–12 are further sessions of 25–50 min each.
 * ``lab``    — a CPU for hours: the papers' task (QuaRel + the replayed GPT-3 corpus) under the same
   protocol at full size; resumable (every student and decode is cached the moment it finishes).
 * ``paper``  — a GPU and a teacher endpoint at the papers' sizes (N=30, OPT-1.3B from the hub, lr 2e-5,
@@ -61,6 +62,9 @@ class CorpusStudy:
     n_questions: int | None = 200         # training questions per replayed corpus (None: all)
 
 
+SETTINGS = ("supervised", "few_shot")     # SCoTD §3: gold-filtered CoTs with gold labels | every CoT, teacher's labels
+
+
 @dataclass(frozen=True)
 class Distill:
     """Notebooks 03–04: distillation under the protocol."""
@@ -80,6 +84,13 @@ class Distill:
     rationale_counts: tuple[int, ...] = (1, 5)      # notebook 04: SCoTD with N CoTs per question (N=1: Greedy-CoT)
     curve_setting: str = "supervised"     # notebook 04's N curve: supervised (reuses 03's students) | few_shot (paper)
     curve_decodes: tuple[str, ...] = ("greedy", "sc")  # notebook 04's N curve: decodings per student
+    sc_settings: tuple[str, ...] = ("supervised", "few_shot")   # notebook 04's Table 3(a): SCoTD settings
+
+    def __post_init__(self) -> None:
+        for name, values in (("sc_settings", self.sc_settings), ("curve_setting", (self.curve_setting,))):
+            bad = [v for v in values if v not in SETTINGS]
+            if bad:
+                raise ValueError(f"distill.{name}: unknown setting(s) {bad}; valid: {list(SETTINGS)}")
 
 
 @dataclass(frozen=True)
@@ -304,7 +315,9 @@ PROFILES: dict[str, Profile] = {
         corpus=CorpusStudy(n_questions=200),
         # the N curve greedy only: self-consistency is Table 3(a)'s question, and one SC decode of the 200
         # dev questions costs 12–20 min here (≈ 69k generated tokens)
-        distill=Distill(curve_decodes=("greedy",)),
+        # and Table 3(a) on the supervised students only (03's): the few-shot setting adds 3 students and 3 SC
+        # decodes, ~25 min of the lesson's 90 (measured with it in commit 780673f: SC −9.5 points, p = 5e-5)
+        distill=Distill(curve_decodes=("greedy",), sc_settings=("supervised",)),
         scaling=Scaling(),            # 05: 6 new students (20% of the questions), the rest is 03's (≈ 25 min)
         downsampling=Downsampling(),  # 08: 6 new students (2 strategies × 3 seeds), full C' is 03's (≈ 40 min)
         contrast=ContrastSet(),       # 06: 128 qwen2.5-0.5b CoTs + 6 students, 200 dev reviews each (≈ 30–40 min)

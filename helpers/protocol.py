@@ -19,6 +19,8 @@ The stage verbs, in data-flow order, each owning its cache:
   split, the teacher's corpus and the majority-class row in one call);
 * :func:`fit` — :func:`helpers.train.train_student` under the budget (cached by model, pairs, budget, seed);
 * :func:`decode` — :func:`helpers.decode.decode_student` with the protocol's decoding settings (cached);
+* :func:`run_units` — many students' :func:`fit` and :func:`decode` (one :class:`Unit` each, built by
+  :func:`unit`), several at once in worker processes (:func:`workers`), every one into the cache;
 * :func:`score` — accuracy with its CI plus the per-student **diagnostics**: accuracy on training
   questions (fit) and on the held-out slice (generalisation), the loss on the answer tokens alone,
   the answer distribution, and for CoT students the share of answers whose letter agrees with the
@@ -222,6 +224,109 @@ def decode(p: Protocol, student: Any, examples: Sequence[Any], method: str = "gr
                           temperature=p.sc_temperature if sc else None, max_new_tokens=p.max_new_tokens,
                           seed=seed, batch_size=p.decode_batch_size, stop_at_answer=True if answer_first else None,
                           progress=progress)
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One student of a comparison, for :func:`run_units`: what :func:`fit` trains it on (``pairs``,
+    ``seed``, ``info`` — ``info["condition"]`` also sets how it decodes) and the decodes it needs,
+    ``(examples, method)`` each, as :func:`decode` takes them."""
+    pairs: tuple[Any, ...]
+    seed: int
+    info: dict[str, Any]
+    decodes: tuple[tuple[tuple[Any, ...], str], ...] = ()
+    heldout: tuple[Any, ...] = ()          # for a budget that stops early on the held-out slice
+
+    @property
+    def condition(self) -> str | None:
+        return _cond(self.info.get("condition", ""))
+
+
+def unit(p: Protocol, pairs: Sequence[Any], *, seed: int, info: dict[str, Any], evaluate: Sequence[Any] = (),
+         methods: Sequence[str] = ("greedy",), train: Sequence[Any] = (), heldout: Sequence[Any] = (),
+         diagnostics: bool = True) -> Unit:
+    """A :class:`Unit` whose decodes are those the notebook will ask for: ``evaluate`` by each of
+    ``methods``, plus (``diagnostics``) what :func:`score`'s diagnostics decode — the first
+    ``p.n_diag_train`` of ``train`` and all of ``heldout``, greedily. ``heldout`` is also what a budget
+    with early stopping evaluates on (:func:`fit`)."""
+    decodes = [(tuple(evaluate), m) for m in methods if evaluate]
+    if diagnostics and train:
+        decodes.append((tuple(list(train)[:p.n_diag_train]), "greedy"))
+    if diagnostics and heldout:
+        decodes.append((tuple(heldout), "greedy"))
+    return Unit(tuple(pairs), seed, dict(info), tuple(decodes), tuple(heldout))
+
+
+def workers() -> int:
+    """How many students :func:`run_units` trains and decodes at once: ``$COTLAB_WORKERS`` (a number, or
+    ``auto``), 1 when unset. ``auto``: 1 with a CUDA GPU, else 2 on a machine with 2 or more cores — on a
+    2-core AMD EPYC two 1-thread processes did 1.5x the work of one 2-thread process (training 1.37x,
+    decoding 1.66x; ``make bench``, bench_parallel): a 135M model does not keep two threads busy."""
+    import os
+    value = os.environ.get("COTLAB_WORKERS", "1").strip().lower()
+    if value == "auto":
+        import torch
+        return 1 if torch.cuda.is_available() else (2 if (os.cpu_count() or 1) >= 2 else 1)
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ValueError(f"COTLAB_WORKERS={value!r}: expected a positive whole number or 'auto'")
+    return n
+
+
+def _run_unit(p: Protocol, u: Unit, threads: int | None = None) -> tuple[Any, list[list[Any]]]:
+    if threads:
+        import torch
+        torch.set_num_threads(threads)
+    student = fit(p, list(u.pairs), seed=u.seed, info=u.info, heldout=list(u.heldout) or None)
+    return student, [decode(p, student, list(ex), method, seed=u.seed, condition=u.condition)
+                     for ex, method in u.decodes]
+
+
+def run_units(p: Protocol, units: Sequence[Unit], *, n_workers: int | None = None,
+              progress: bool = True) -> list[tuple[Any, list[list[Any]]]]:
+    """Train and decode every unit — ``(student, [predictions per decode])`` each, in ``units``' order —
+    ``n_workers`` (default :func:`workers`) at a time, each worker a process with an equal share of this
+    process's torch threads. Units are independent and each student and decode lands in the cache the
+    moment it is done, so the notebook's own loop afterwards finds them there and a run cut off resumes.
+    With one worker everything runs here, in order."""
+    units = list(units)
+    n = min(n_workers or workers(), len(units))
+    bar = None
+    if progress and units:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=len(units), desc=f"students ({n} at a time)", unit="student")
+    out: list[Any] = [None] * len(units)
+    try:
+        if n <= 1:
+            for i, u in enumerate(units):
+                out[i] = _run_unit(p, u)
+                if bar is not None:
+                    bar.update()
+            return out
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        import torch
+        threads = max(1, torch.get_num_threads() // n)
+        # longest first, so the last worker to finish is not the one left with the biggest student
+        order = sorted(range(len(units)), key=lambda i: -sum(len(x.prompt) + len(x.completion)
+                                                              for x in units[i].pairs))
+        pool = ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"))
+        try:
+            futures = {pool.submit(_run_unit, p, units[i], threads): i for i in order}
+            for fut in as_completed(futures):
+                out[futures[fut]] = fut.result()      # a worker's exception is raised here, as it was
+                if bar is not None:
+                    bar.update()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)   # on an error: finish the running ones, start no more
+        return out
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def answer_pairs(corpus: Any, condition: str) -> Callable[[Sequence[Any]], list[Any]]:

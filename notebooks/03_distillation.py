@@ -105,18 +105,27 @@ show.loss_table(loss_tokens(tok, pairs["greedy_cot"][0], P.max_seq_len))
 # and an answer for every dev question (greedy); `score` computes accuracy with its bootstrap CI and the
 # diagnostics. Every student and every decode is cached the moment it finishes, so a re-run — or a run
 # cut off half-way — recomputes nothing that is done.
+#
+# The students are independent, so `run_units` first trains and decodes them several at a time
+# (`$COTLAB_WORKERS` processes; `make figures` uses 2 on a CPU-only machine, where two 1-thread workers do
+# 1.5× the work of one 2-thread process); the loop below then finds every one of them in the cache.
 
 # %%
+units = {(condition, seed): protocol.unit(P, targets.pairs_from_corpus(train_corpus, condition, supervised=True,
+                                                                       seed=seed),
+                                          seed=seed, info={"condition": condition, "setting": "supervised"},
+                                          evaluate=dev, train=train, heldout=heldout)
+         for condition in CONDITIONS for seed in P.seeds}
+protocol.run_units(P, units.values())
+
 rows = []
-for condition in CONDITIONS:
-    for seed in P.seeds:
-        seed_pairs = targets.pairs_from_corpus(train_corpus, condition, supervised=True, seed=seed)
-        student = protocol.fit(P, seed_pairs, seed=seed, info={"condition": condition, "setting": "supervised"})
-        preds = protocol.decode(P, student, dev, "greedy", seed=seed, condition=condition)
-        rows.append(protocol.score(P, student, preds, dev, condition=condition, seed=seed, train=train,
-                                   heldout=heldout, pairs_for=protocol.answer_pairs(corpus, condition)))
-        print(f"{condition:11s} seed {seed}: dev accuracy {100 * rows[-1]['accuracy']:.1f}% "
-              f"({rows[-1]['train_steps']} steps, {rows[-1]['train_seconds']:.0f}s)")
+for (condition, seed), u in units.items():
+    student = protocol.fit(P, u.pairs, seed=seed, info=u.info)
+    preds = protocol.decode(P, student, dev, "greedy", seed=seed, condition=condition)
+    rows.append(protocol.score(P, student, preds, dev, condition=condition, seed=seed, train=train,
+                               heldout=heldout, pairs_for=protocol.answer_pairs(corpus, condition)))
+    print(f"{condition:11s} seed {seed}: dev accuracy {100 * rows[-1]['accuracy']:.1f}% "
+          f"({rows[-1]['train_steps']} steps, {rows[-1]['train_seconds']:.0f}s)")
 steps = protocol.check_matched(rows)
 
 # %% [markdown]

@@ -55,20 +55,25 @@ print(f"self-consistency k={P.sc_k} at T={P.sc_temperature}")
 # %% [markdown]
 # ## Table 3(a): greedy vs self-consistency
 #
-# For each setting and seed: train (or reuse) the SCoTD student, decode the dev split greedily and with
-# self-consistency. The summary compares self-consistency with greedy decoding of the *same* students
-# (paired by seed and question).
+# For each setting (the profile's `sc_settings`) and seed: train (or reuse) the SCoTD student, decode the
+# dev split greedily and with self-consistency — every student at once by `run_units` (several at a time,
+# as in notebook 03), then one row per decode. The summary compares self-consistency with greedy decoding
+# of the *same* students (paired by seed and question). `course` draws the supervised setting only (03's
+# students): the few-shot one adds three students and three self-consistency decodes, about 25 of the
+# lesson's 90 minutes (its course numbers, measured once, are in the conclusions).
 
 # %%
+METHODS = ("greedy", "sc")
+units_a = {(setting, seed): protocol.unit(P, targets.pairs_from_corpus(train_corpus, "scotd", seed=seed,
+                                                                       supervised=setting == "supervised"),
+                                          seed=seed, info={"condition": "scotd", "setting": setting},
+                                          evaluate=dev, methods=METHODS)
+           for setting in run.profile.distill.sc_settings for seed in P.seeds}
 rows_a = []
-for setting in ("supervised", "few_shot"):
-    for seed in P.seeds:
-        pairs = targets.pairs_from_corpus(train_corpus, "scotd", supervised=setting == "supervised", seed=seed)
-        student = protocol.fit(P, pairs, seed=seed, info={"condition": "scotd", "setting": setting})
-        for method in ("greedy", "sc"):
-            preds = protocol.decode(P, student, dev, method, seed=seed)
-            rows_a.append(protocol.score(P, student, preds, dev, condition=method, seed=seed, setting=setting,
-                                         decode_method=method, diagnostics=False))
+for (setting, seed), (student, decodes) in zip(units_a, protocol.run_units(P, units_a.values())):
+    for method, preds in zip(METHODS, decodes):
+        rows_a.append(protocol.score(P, student, preds, dev, condition=method, seed=seed, setting=setting,
+                                     decode_method=method, diagnostics=False))
 summary_a = protocol.summarize(rows_a, group=("setting", "condition"), baseline="greedy",
                                paper=lambda r: results.paper_value("3a", task=P.task, setting=r["setting"],
                                                                    decode=r["condition"]))
@@ -92,18 +97,20 @@ plots.savefig(fig, "04_table3a_self_consistency");
 # whether self-consistency helps is Table 3(a)'s question) — so on `course` it costs nothing new.
 
 # %%
-rows_b = []
-curve = run.profile.distill.curve_setting
+curve, curve_decodes = run.profile.distill.curve_setting, run.profile.distill.curve_decodes
+units_b = {}
 for n in run.profile.distill.rationale_counts:
     for seed in P.seeds:
         cond = "greedy_cot" if n == 1 else "scotd"
         pairs = targets.pairs_from_corpus(first_n(train_corpus, n) if n > 1 else train_corpus, cond,
                                           supervised=curve == "supervised", seed=seed)
-        student = protocol.fit(P, pairs, seed=seed, info={"condition": cond, "setting": curve, "n_rationales": n})
-        for method in run.profile.distill.curve_decodes:
-            preds = protocol.decode(P, student, dev, method, seed=seed)
-            rows_b.append(protocol.score(P, student, preds, dev, condition=f"N={n}", seed=seed, decode=method,
-                                         setting=curve, n_rationales=n, decode_method=method, diagnostics=False))
+        units_b[n, seed] = protocol.unit(P, pairs, seed=seed, evaluate=dev, methods=curve_decodes,
+                                         info={"condition": cond, "setting": curve, "n_rationales": n})
+rows_b = []
+for (n, seed), (student, decodes) in zip(units_b, protocol.run_units(P, units_b.values())):
+    for method, preds in zip(curve_decodes, decodes):
+        rows_b.append(protocol.score(P, student, preds, dev, condition=f"N={n}", seed=seed, decode=method,
+                                     setting=curve, n_rationales=n, decode_method=method, diagnostics=False))
 n_min = min(run.profile.distill.rationale_counts)
 summary_b = protocol.summarize(rows_b, group=("decode", "condition"), baseline=f"N={n_min}", carry=("n_rationales",),
                                paper=lambda r: results.paper_value("3b", task=P.task, n_rationales=r["n_rationales"],
@@ -124,7 +131,9 @@ plots.savefig(fig, "04_table3b_rationales");
 # * **Supervised students gain nothing from self-consistency** — 83.5% [67.0, 95.0] with SC (k=5) vs 82.7%
 #   [64.5, 94.3] greedy, Δ +0.8 points [−3.5, +5.0], p = 0.64. This is what SCoTD reports for its supervised
 #   students (QuaRel 83.8 → 83.8).
-# * **Few-shot students are *hurt* by self-consistency here** — 73.3% [64.7, 80.7] vs 82.8% [76.0, 88.7]
+# * **Few-shot students are *hurt* by self-consistency here** (measured on `course` with both settings, commit
+#   780673f, `git show 780673f:results/course/table3a_self_consistency.md`; the course lesson now draws the
+#   supervised setting only, to fit 90 minutes) — 73.3% [64.7, 80.7] vs 82.8% [76.0, 88.7]
 #   greedy, Δ −9.5 [−16.3, −3.0], p = 5e-5 (McNemar p < 0.01 on two of three seeds). SCoTD finds the
 #   opposite for few-shot students (OBQA 44.4 → 57.8, CSQA 60.2 → 64.7; QuaRel flat). A student trained on
 #   every CoT, wrong ones included, has learned the teacher's 10%-per-step slips; sampling at T = 0.7 lets

@@ -82,27 +82,32 @@ print(f"Fig. 2: N = {S.rationale_counts}; Fig. 3: fractions {S.data_fractions} Ã
 # %% [markdown]
 # ## One student, one condition
 #
-# Every point of the three figures is one call of this function per seed: choose the questions, choose
-# the CoTs (none, the most likely one, or the first N), build the training pairs, `fit` (or reuse), decode
-# the dev split greedily, `score`. The per-student diagnostics of notebook 03 (train and held-out
-# accuracy, answer loss) are skipped here to keep the cost down; accuracy, its interval and the paired
-# tests are all computed.
+# Every point of the three figures is one student per seed: choose the questions, choose the CoTs (none,
+# the most likely one, or the first N), build the training pairs; `run_units` trains (or reuses) and
+# decodes the dev split greedily, several students at a time (notebook 03); `score` each. The per-student
+# diagnostics of notebook 03 (train and held-out accuracy, answer loss) are skipped here to keep the cost
+# down; accuracy, its interval and the paired tests are all computed.
 
 # %%
-def student_row(Pc, questions, n, seed, **keys):
-    """Label-only (n = 0) or SCoTD on the first n CoTs per question (n = 1: Greedy-CoT) of `questions`,
-    trained under protocol `Pc` with `seed` (or reused from the cache) and scored on the dev split."""
-    sub = only_questions(train_corpus, questions)
-    cond = "label_only" if n == 0 else "greedy_cot" if n == 1 else "scotd"
-    pairs = targets.pairs_from_corpus(first_n(sub, n) if n > 1 else sub, cond, supervised=True, seed=seed)
-    student = protocol.fit(Pc, pairs, seed=seed, info={"condition": cond, "setting": "supervised", "n_rationales": n})
-    preds = protocol.decode(Pc, student, dev, "greedy", seed=seed, condition=cond)
-    row = protocol.score(Pc, student, preds, dev, condition="label_only" if n == 0 else f"N={n}", seed=seed,
-                         n_rationales=n, model=Pc.student, questions=len(questions), diagnostics=False, **keys)
-    how = "from the cache" if student.reused else f"trained in {row['train_seconds']:.0f}s"
-    print(f"{Pc.student:14s} {len(questions):5d} questions  {row['condition']:10s} seed {seed}: "
-          f"{100 * row['accuracy']:5.1f}%  ({len(pairs)} pairs, {row['train_steps']} steps, {how})")
-    return row
+def student_rows(Pc, specs):
+    """One results row per `(questions, n, seed, keys)` of `specs`: label-only (n = 0) or SCoTD on the first n
+    CoTs per question (n = 1: Greedy-CoT) of `questions`, under protocol `Pc` with `seed`; `keys` go into the row."""
+    units = []
+    for questions, n, seed, _ in specs:
+        sub = only_questions(train_corpus, questions)
+        cond = "label_only" if n == 0 else "greedy_cot" if n == 1 else "scotd"
+        pairs = targets.pairs_from_corpus(first_n(sub, n) if n > 1 else sub, cond, supervised=True, seed=seed)
+        units.append(protocol.unit(Pc, pairs, seed=seed, evaluate=dev,
+                                   info={"condition": cond, "setting": "supervised", "n_rationales": n}))
+    rows = []
+    for (questions, n, seed, keys), u, (student, (preds,)) in zip(specs, units, protocol.run_units(Pc, units)):
+        rows.append(protocol.score(Pc, student, preds, dev, condition="label_only" if n == 0 else f"N={n}", seed=seed,
+                                   n_rationales=n, model=Pc.student, questions=len(questions), diagnostics=False,
+                                   **keys))
+        print(f"{Pc.student:14s} {len(questions):5d} questions  {rows[-1]['condition']:10s} seed {seed}: "
+              f"{100 * rows[-1]['accuracy']:5.1f}%  ({len(u.pairs)} pairs, {rows[-1]['train_steps']} steps, "
+              f"{rows[-1]['train_seconds']:.0f}s of training)")
+    return rows
 
 # %% [markdown]
 # ## Fig. 2: accuracy against CoTs per question
@@ -111,10 +116,7 @@ def student_row(Pc, questions, n, seed, **keys):
 # the same number of steps: a larger N buys more *distinct* targets, not more updates.
 
 # %%
-rows2 = []
-for n in (0, *S.rationale_counts):
-    for seed in P.seeds:
-        rows2.append(student_row(P, train, n, seed))
+rows2 = student_rows(P, [(train, n, seed, {}) for n in (0, *S.rationale_counts) for seed in P.seeds])
 fig2 = protocol.summarize(rows2, baseline="label_only", carry=("n_rationales",),
                           paper=lambda r: results.paper_figure("2", task=P.task, n_rationales=r["n_rationales"],
                                                                condition="label_only" if r["condition"] == "label_only" else "scotd"))
@@ -135,12 +137,8 @@ plots.savefig(fig, "05_fig2_cots_per_question");
 # with label-only *at the same fraction*; the majority class of that fraction's questions is beside them.
 
 # %%
-rows3 = []
-for f in S.data_fractions:
-    questions = train[:max(1, round(f * len(train)))]
-    for n in (0, *S.fraction_counts):
-        for seed in P.seeds:
-            rows3.append(student_row(P, questions, n, seed, fraction=f))
+rows3 = student_rows(P, [(train[:max(1, round(f * len(train)))], n, seed, {"fraction": f})
+                         for f in S.data_fractions for n in (0, *S.fraction_counts) for seed in P.seeds])
 fig3 = protocol.summarize(rows3, group=("fraction", "condition"), baseline="label_only",
                           carry=("n_rationales", "questions"),
                           paper=lambda r: results.paper_figure("3", task=P.task, fraction=r["fraction"],
@@ -179,9 +177,7 @@ plots.savefig(fig, "05_fig3_training_questions");
 rows4 = []
 for name in S.students:
     Ps = replace(P, student=name)
-    for n in (0, *S.student_counts):
-        for seed in P.seeds:
-            rows4.append(student_row(Ps, train, n, seed))
+    rows4 += student_rows(Ps, [(train, n, seed, {}) for n in (0, *S.student_counts) for seed in P.seeds])
 fig4 = protocol.summarize(rows4, group=("model", "condition"), baseline="label_only", carry=("n_rationales",),
                           paper=lambda r: results.paper_figure("4", task=P.task, student=r["model"],
                                                                n_rationales=r["n_rationales"],

@@ -152,19 +152,20 @@ pd.DataFrame(stats)
 # ## The experiment: every corpus × every seed, one budget
 
 # %%
-rows = []
+corpora, units = {}, {}
 for strategy in CONDITIONS:
     for seed in P.seeds:
-        cs = corpus_for(strategy, seed)
-        pairs = targets.pairs_from_corpus(cs, "scotd", supervised=True, seed=seed)
-        student = protocol.fit(P, pairs, seed=seed, info={"condition": "scotd", "setting": "supervised",
-                                                         "downsample": strategy, "cot_budget": D.budget})
-        preds = protocol.decode(P, student, dev, "greedy", seed=seed, condition="scotd")
-        rows.append(protocol.score(P, student, preds, dev, condition=strategy, seed=seed, cots=cs.n_samples(),
-                                   diagnostics=False))
-        how = "from the cache" if student.reused else f"trained in {rows[-1]['train_seconds']:.0f}s"
-        print(f"{strategy:15s} seed {seed}: {cs.n_samples():5d} CoTs → dev accuracy {100 * rows[-1]['accuracy']:.1f}% "
-              f"({rows[-1]['train_steps']} steps, {how})")
+        corpora[strategy, seed] = cs = corpus_for(strategy, seed)
+        units[strategy, seed] = protocol.unit(P, targets.pairs_from_corpus(cs, "scotd", supervised=True, seed=seed),
+                                              seed=seed, evaluate=dev,
+                                              info={"condition": "scotd", "setting": "supervised",
+                                                    "downsample": strategy, "cot_budget": D.budget})
+rows = []   # run_units: every student trained and decoded, several at a time (notebook 03), in this order
+for (strategy, seed), (student, (preds,)) in zip(units, protocol.run_units(P, units.values())):
+    cots = corpora[strategy, seed].n_samples()
+    rows.append(protocol.score(P, student, preds, dev, condition=strategy, seed=seed, cots=cots, diagnostics=False))
+    print(f"{strategy:15s} seed {seed}: {cots:5d} CoTs → dev accuracy {100 * rows[-1]['accuracy']:.1f}% "
+          f"({rows[-1]['train_steps']} steps, {rows[-1]['train_seconds']:.0f}s of training)")
 steps = protocol.check_matched(rows)
 
 # %% [markdown]

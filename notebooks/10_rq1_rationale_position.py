@@ -84,24 +84,24 @@ print("--- prompt:\n" + pair.prompt)
 # %% [markdown]
 # ## Table 1: no CoT vs CoT before vs CoT after, for every student of the profile
 #
-# The loop: for each student model, condition and seed, `fit` trains (or reuses) a student under the
-# profile's budget and `decode` answers every dev question greedily. A CoT-after student is stopped at its
+# The loop: for each student model, condition and seed, a unit — `fit` trains (or reuses) a student under
+# the profile's budget and `decode` answers every dev question greedily — run several at a time by
+# `run_units` (notebook 03). A CoT-after student is stopped at its
 # answer sentence (it would go on to write the rationale, which is not needed for the answer).
 
 # %%
 rows = []
 for name in W.students:
     Ps = dataclasses.replace(P, student=name)
-    for condition in TABLE1:
-        for seed in P.seeds:
-            pairs = targets.pairs_from_corpus(train_corpus, condition, supervised=True, seed=seed)
-            student = protocol.fit(Ps, pairs, seed=seed, heldout=heldout,
-                                   info={"condition": condition, "setting": "supervised"})
-            preds = protocol.decode(Ps, student, dev, "greedy", seed=seed, condition=condition)
-            rows.append(protocol.score(Ps, student, preds, dev, condition=condition, seed=seed, model=name,
-                                       train=train, heldout=heldout,
-                                       pairs_for=protocol.answer_pairs(corpus, condition)))
-            print(f"{name} {condition:10s} seed {seed}: {100 * rows[-1]['accuracy']:.1f}%")
+    units = {(condition, seed): protocol.unit(Ps, targets.pairs_from_corpus(train_corpus, condition, supervised=True,
+                                                                            seed=seed),
+                                              seed=seed, info={"condition": condition, "setting": "supervised"},
+                                              evaluate=dev, train=train, heldout=heldout)
+             for condition in TABLE1 for seed in P.seeds}
+    for (condition, seed), (student, (preds, *_)) in zip(units, protocol.run_units(Ps, units.values())):
+        rows.append(protocol.score(Ps, student, preds, dev, condition=condition, seed=seed, model=name,
+                                   train=train, heldout=heldout, pairs_for=protocol.answer_pairs(corpus, condition)))
+        print(f"{name} {condition:10s} seed {seed}: {100 * rows[-1]['accuracy']:.1f}%")
 steps = protocol.check_matched(rows, P.budget)
 table1 = protocol.summarize(rows, group=("model", "condition"), baseline="label_only",
                             paper=lambda r: results.wadhwa_value("1", task=P.task, condition=r["condition"]))
@@ -144,15 +144,14 @@ print(student_tok.tokenize(example_pair.completion))
 # %%
 rows_f = [dict(r, condition="k=0", n_fillers=0) for r in rows
           if r["condition"] == "label_only" and r["model"] == W.students[0]]
-for k in W.filler_counts:
-    for seed in P.seeds:
-        pairs = targets.pairs_from_corpus(train_corpus, "filler", supervised=True, k=k, seed=seed,
-                                          tokenizer=student_tok)
-        student = protocol.fit(P0, pairs, seed=seed, heldout=heldout,
-                               info={"condition": "filler", "n_fillers": k, "setting": "supervised"})
-        preds = protocol.decode(P0, student, dev, "greedy", seed=seed, condition="filler")
-        rows_f.append(protocol.score(P0, student, preds, dev, condition=f"k={k}", seed=seed, n_fillers=k,
-                                     diagnostics=False))
+units_f = {(k, seed): protocol.unit(P0, targets.pairs_from_corpus(train_corpus, "filler", supervised=True, k=k,
+                                                                  seed=seed, tokenizer=student_tok),
+                                    seed=seed, info={"condition": "filler", "n_fillers": k, "setting": "supervised"},
+                                    evaluate=dev, heldout=heldout, diagnostics=False)
+           for k in W.filler_counts for seed in P.seeds}
+for (k, seed), (student, (preds,)) in zip(units_f, protocol.run_units(P0, units_f.values())):
+    rows_f.append(protocol.score(P0, student, preds, dev, condition=f"k={k}", seed=seed, n_fillers=k,
+                                 diagnostics=False))
 protocol.check_matched(rows_f, P.budget)
 fillers = protocol.summarize(rows_f, baseline="k=0", carry=("n_fillers",))
 results.summary_frame(fillers, extra=["n_fillers", "no_answer_rate"])

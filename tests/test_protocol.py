@@ -202,3 +202,64 @@ def test_fit_stops_early_on_the_heldout_slice_of_train(tmp_path, monkeypatch):
     assert [c["step"] for c in curve] == [2, 4] and student.meta["global_steps"] == 4
     assert student.meta["best_step"] == 2
     assert all(0.0 <= c["dev_accuracy"] <= 1.0 for c in curve)
+
+
+def test_run_units_in_two_workers_fill_the_cache_in_order(tmp_path, monkeypatch):
+    """Two real (tiny) students trained and decoded by two worker processes: results come back in the
+    units' order, and afterwards ``fit`` and ``decode`` — the notebook's own loop — find every student
+    and every decode in the cache (nothing is trained or decoded twice), the answer-first student's
+    stop-at-answer decodes included."""
+    from helpers import targets
+    monkeypatch.setenv("COTLAB_CACHE", str(tmp_path / "cache"))
+    prof = get_profile("smoke")
+    p = prof.protocol()
+    s = P.setup(p, teacher=prof.teacher, n_samples=2)
+    conds = ("cot_after", "label_only")
+    units = [P.unit(p, targets.pairs_from_corpus(s.train_corpus, c, seed=1), seed=1, info={"condition": c},
+                    evaluate=s.dev, train=s.train, heldout=s.heldout) for c in conds]
+    assert [len(u.decodes) for u in units] == [3, 3]           # dev + the diagnostics' train and held-out decodes
+    out = P.run_units(p, units, n_workers=2, progress=False)
+    decode_files = sorted((tmp_path / "cache" / "decodes").glob("*.json"))
+    assert len(decode_files) == 6
+    for c, u, (student, decodes) in zip(conds, units, out):
+        assert student.meta["info"]["condition"] == c and student.meta["train_config"]["seed"] == 1
+        again = P.fit(p, list(u.pairs), seed=1, info=u.info)
+        assert again.reused and again.key == student.key
+        for (examples, method), preds in zip(u.decodes, decodes):
+            assert [x.id for x in preds] == [e.id for e in examples]
+            assert P.decode(p, again, list(examples), method, seed=1, condition=c) == preds
+        # the score() diagnostics decode exactly what the unit decoded
+        P.score(p, again, decodes[0], s.dev, condition=c, seed=1, train=s.train, heldout=s.heldout)
+    assert sorted((tmp_path / "cache" / "decodes").glob("*.json")) == decode_files
+
+
+def test_run_units_raises_a_workers_error_as_it_was(tmp_path, monkeypatch):
+    from helpers.models import ModelError
+    from helpers.targets import Pair
+    monkeypatch.setenv("COTLAB_CACHE", str(tmp_path / "cache"))
+    p = get_profile("smoke").protocol()
+    bad = P.Unit((Pair("Q: x\nA:", " So the answer is (a).", "label_only", "q0", "A"),), seed=0,
+                 info={"condition": "label_only"})
+    with pytest.raises(ModelError, match="no-such-student"):
+        P.run_units(P.replace(p, student="no-such-student"), [bad, bad], n_workers=2, progress=False)
+
+
+@pytest.mark.parametrize("value, expect", [(None, 1), ("1", 1), ("3", 3), (" 2 ", 2)])
+def test_workers_from_the_environment(monkeypatch, value, expect):
+    if value is None:
+        monkeypatch.delenv("COTLAB_WORKERS", raising=False)
+    else:
+        monkeypatch.setenv("COTLAB_WORKERS", value)
+    assert P.workers() == expect
+
+
+def test_workers_auto_and_bad_values(monkeypatch):
+    import os
+
+    import torch
+    monkeypatch.setenv("COTLAB_WORKERS", "auto")
+    assert P.workers() == (1 if torch.cuda.is_available() or (os.cpu_count() or 1) < 2 else 2)
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv("COTLAB_WORKERS", bad)
+        with pytest.raises(ValueError, match="COTLAB_WORKERS"):
+            P.workers()
