@@ -230,9 +230,26 @@ for ex in (originals[0], contrasts[0]):
             print(f"    {r['condition']:10s} → {p.pred} {'✓' if p.correct else '✗'}: {p.text[:300]!r}")
 
 # %% [markdown]
-# ## Conclusions (course profile)
+# ## Conclusions (course profile: `qwen2.5-0.5b` teacher, 32 IMDb reviews, SmolLM2-135M, 24 steps × batch 8, 3 seeds)
 #
-# *(written after the course run)*
+# Written for the committed course run (`results/course/imdb_teacher.md`, `fig5_contrast_set.md`,
+# `fig5_contrast_change.md`); other profiles print their own numbers above.
+#
+# * **The local teacher is the bottleneck.** `qwen2.5-0.5b` with two shortened exemplars is right on 27.3%
+#   [18.8, 37.5] of its 128 CoTs and gives no answer in 51.6% — below the majority class of the same reviews
+#   (56.2%). The supervised filter keeps 35 CoTs for 32 reviews.
+# * **So the SCoTD students learned no sentiment**: they answer one label for every review (48.3% on the
+#   originals, 53.0% on the contrasts = the majority class of each, 48.0 / 52.0), 30.0 points [−40.3, −19.0]
+#   below label-only on the originals (78.3%, p = 5e-5) and 21.0 [−32.0, −10.7] below on the contrasts
+#   (74.0%, p = 4e-4). SCoTD's Table/Fig. 5 (SCoTD ≈ label-only on originals, 95.5 vs 96.1) does not
+#   reproduce here, because the teacher's corpus is too small and too wrong to distil — not a property of
+#   CoT distillation.
+# * **The robustness question cannot be read from these students.** Label-only loses 4.3 points
+#   [−17.0, +8.0] from original to contrast (p = 0.49; paper −14.5); SCoTD "gains" 4.7 [−14.7, +24.0] only
+#   because a constant answer scores each split's majority; the difference of gaps, +9.0 [−10.7, +28.0]
+#   (p = 0.37), is not evidence of robustness. One of the 100 pairs lost its edit to the 64-word cut.
+# * To ask the paper's question, give the notebook a teacher that is right on IMDb: `contrast.teacher` set
+#   to `qwen2.5-1.5b` (`make models-large`) or `endpoint` (`lab` trains on 400 reviews, `paper` on all).
 
 # %%
 FIGURES = ['06_fig5_contrast_set']   # what this notebook promises; checked by run.finish()
