@@ -292,19 +292,15 @@ def run_units(p: Protocol, units: Sequence[Unit], *, n_workers: int | None = Non
     process's torch threads. Units are independent and each student and decode lands in the cache the
     moment it is done, so the notebook's own loop afterwards finds them there and a run cut off resumes.
     With one worker everything runs here, in order."""
+    from tqdm.auto import tqdm
     units = list(units)
     n = min(n_workers or workers(), len(units))
-    bar = None
-    if progress and units:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=len(units), desc=f"students ({n} at a time)", unit="student")
     out: list[Any] = [None] * len(units)
-    try:
+    with tqdm(total=len(units), desc=f"students ({n} at a time)", unit="student", disable=not progress) as bar:
         if n <= 1:
             for i, u in enumerate(units):
                 out[i] = _run_unit(p, u)
-                if bar is not None:
-                    bar.update()
+                bar.update()
             return out
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -319,14 +315,10 @@ def run_units(p: Protocol, units: Sequence[Unit], *, n_workers: int | None = Non
             futures = {pool.submit(_run_unit, p, units[i], threads): i for i in order}
             for fut in as_completed(futures):
                 out[futures[fut]] = fut.result()      # a worker's exception is raised here, as it was
-                if bar is not None:
-                    bar.update()
+                bar.update()
         finally:
             pool.shutdown(wait=True, cancel_futures=True)   # on an error: finish the running ones, start no more
-        return out
-    finally:
-        if bar is not None:
-            bar.close()
+    return out
 
 
 def answer_pairs(corpus: Any, condition: str) -> Callable[[Sequence[Any]], list[Any]]:
