@@ -263,3 +263,13 @@ def test_workers_auto_and_bad_values(monkeypatch):
         monkeypatch.setenv("COTLAB_WORKERS", bad)
         with pytest.raises(ValueError, match="COTLAB_WORKERS"):
             P.workers()
+
+
+def test_an_unknown_setting_is_refused_with_the_valid_ones():
+    with pytest.raises(ValueError, match=r"distill.sc_settings: unknown setting\(s\) \['few-shot'\]; valid: "
+                                         r"\['supervised', 'few_shot'\]"):
+        get_profile("course", distill={"sc_settings": ["supervised", "few-shot"]})
+    with pytest.raises(ValueError, match="distill.curve_setting"):
+        get_profile("course", distill={"curve_setting": "fewshot"})
+    assert get_profile("course").distill.sc_settings == ("supervised",)
+    assert get_profile("lab").distill.sc_settings == ("supervised", "few_shot")
