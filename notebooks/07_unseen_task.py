@@ -152,31 +152,32 @@ del base_model
 # %% [markdown]
 # ## The students: both conditions × every seed, one budget
 #
-# `fit` trains (or reuses) a student on the pooled source pairs; it is decoded greedily on all of SST-2 in
-# its own format; with `student_shots > 0` it is also prompted with SST-2 exemplars (the student loaded as
-# a local model, greedy, its samples cached).
+# One unit per condition and seed: the pooled source pairs to train on, and all of SST-2 to decode greedily in
+# the student's own format — run several at a time by `run_units` (notebook 03), each student and decode
+# into the cache. With `student_shots > 0` each student is then also prompted with SST-2 exemplars (the
+# student loaded as a local model, greedy, its samples cached).
 
 # %%
+keys = [(condition, seed) for condition in CONDITIONS for seed in P.seeds]
+units = [protocol.unit(P, pairs[condition], seed=seed, evaluate=dev, diagnostics=False,
+                       info={"condition": condition, "task": "+".join(corpora), "sources": list(U.sources),
+                             "setting": "supervised" if U.supervised else "few_shot"})
+         for condition, seed in keys]
 student_rows = []
-for condition in CONDITIONS:
-    for seed in P.seeds:
-        student = protocol.fit(P, pairs[condition], seed=seed,
-                               info={"condition": condition, "task": "+".join(corpora), "sources": list(U.sources),
-                                     "setting": "supervised" if U.supervised else "few_shot"})
-        preds = protocol.decode(P, student, dev, "greedy", seed=seed, condition=condition)
-        student_rows.append(protocol.score(P, student, preds, dev, condition=condition, seed=seed, context="0-shot",
-                                           diagnostics=False))
-        r = student_rows[-1]
-        how = "from the cache" if student.reused else f"trained in {r['train_seconds']:.0f}s"
-        print(f"{condition:10s} seed {seed}: {100 * r['accuracy']:5.1f}% (no answer {100 * r['no_answer_rate']:.1f}%; "
-              f"{r['train_pairs']} pairs, {r['train_steps']} steps, {how})")
-        if U.student_shots:
-            model = teacher_from_name(str(student.path), batch_size=P.decode_batch_size)
-            fs = evaluate.prompting(model, dev, "greedy", max_new_tokens=U.max_new_tokens, shots=U.student_shots, seed=seed)
-            del model
-            student_rows.append(protocol.score(P, student, fs, dev, condition=f"{condition}_fewshot", seed=seed,
-                                               context=f"{U.student_shots}-shot", diagnostics=False))
-            print(f"{condition + '_fewshot':10s} seed {seed}: {100 * student_rows[-1]['accuracy']:5.1f}%")
+for (condition, seed), (student, (preds,)) in zip(keys, protocol.run_units(P, units)):
+    student_rows.append(protocol.score(P, student, preds, dev, condition=condition, seed=seed, context="0-shot",
+                                       diagnostics=False))
+    r = student_rows[-1]
+    how = "from the cache" if student.reused else f"trained in {r['train_seconds']:.0f}s"
+    print(f"{condition:10s} seed {seed}: {100 * r['accuracy']:5.1f}% (no answer {100 * r['no_answer_rate']:.1f}%; "
+          f"{r['train_pairs']} pairs, {r['train_steps']} steps, {how})")
+    if U.student_shots:
+        model = teacher_from_name(str(student.path), batch_size=P.decode_batch_size)
+        fs = evaluate.prompting(model, dev, "greedy", max_new_tokens=U.max_new_tokens, shots=U.student_shots, seed=seed)
+        del model
+        student_rows.append(protocol.score(P, student, fs, dev, condition=f"{condition}_fewshot", seed=seed,
+                                           context=f"{U.student_shots}-shot", diagnostics=False))
+        print(f"{condition + '_fewshot':10s} seed {seed}: {100 * student_rows[-1]['accuracy']:5.1f}%")
 steps = protocol.check_matched(student_rows)
 rows += student_rows
 

@@ -68,22 +68,32 @@ for c, kw in (("cot_before", {}), ("shuffled_before", {}), ("masked_before", {"p
 # %% [markdown]
 # ## The experiment
 #
-# One function trains (or reuses), decodes and scores a student of one condition and seed; the loops
-# below call it for every condition of Table 2 and every point of Fig. 4.
+# One student per condition and seed: `unit` says what to train (the condition's targets, under the
+# profile's budget) and what to decode (every dev question, greedily); `run_units` trains and decodes
+# several at a time, each into the cache (notebook 03); `student_row` scores one. The loops below build
+# the units of Table 2 and of every point of Fig. 4.
 
 # %%
-def student_row(condition, seed, **kw):
+def student_unit(condition, seed, **kw):
     pairs = targets.pairs_from_corpus(train_corpus, condition, supervised=True, seed=seed, **kw)
-    student = protocol.fit(P, pairs, seed=seed, heldout=heldout, info={"condition": condition, **kw})
-    preds = protocol.decode(P, student, dev, "greedy", seed=seed, condition=condition)
-    cond = targets.get_condition(condition)
-    return protocol.score(P, student, preds, dev, condition=condition, seed=seed, diagnostics=False,
-                          position=cond.position if cond.uses_rationale else "none",
-                          perturbation=cond.transform, **{("mask_fraction" if k == "p" else k): v for k, v in kw.items()})
+    return protocol.unit(P, pairs, seed=seed, info={"condition": condition, **kw}, evaluate=dev, heldout=heldout,
+                         diagnostics=False)
 
 
-rows = [student_row(c, seed) for c in ("label_only", "cot_before", "cot_after", "shuffled_before", "shuffled_after")
-        for seed in P.seeds]
+def student_rows(keys):
+    """Train and decode the students of ``keys`` — (condition, seed, extra) each — and score them."""
+    out = []
+    for (condition, seed, kw), (student, (preds,)) in zip(keys, protocol.run_units(
+            P, [student_unit(c, seed, **kw) for c, seed, kw in keys])):
+        cond = targets.get_condition(condition)
+        out.append(protocol.score(P, student, preds, dev, condition=condition, seed=seed, diagnostics=False,
+                                  position=cond.position if cond.uses_rationale else "none", perturbation=cond.transform,
+                                  **{("mask_fraction" if k == "p" else k): v for k, v in kw.items()}))
+    return out
+
+
+rows = student_rows([(c, seed, {}) for c in ("label_only", "cot_before", "cot_after", "shuffled_before", "shuffled_after")
+                     for seed in P.seeds])
 protocol.check_matched(rows, P.budget)
 
 # %% [markdown]
@@ -120,10 +130,8 @@ plots.savefig(fig, "11_table2_shuffled");
 
 # %%
 mask_rows = [dict(r, mask_fraction=0.0) for r in rows if r["condition"] in ("cot_before", "cot_after")]
-for p in W.mask_fractions:
-    for pos in ("before", "after"):
-        for seed in P.seeds:
-            mask_rows.append(student_row(f"masked_{pos}", seed, p=p))
+mask_rows += student_rows([(f"masked_{pos}", seed, {"p": p}) for p in W.mask_fractions for pos in ("before", "after")
+                           for seed in P.seeds])
 protocol.check_matched(mask_rows, P.budget)
 curve_rows = [dict(r, condition=f"{r['position']} p={r['mask_fraction']:g}") for r in mask_rows]
 no_cot = [r for r in rows if r["condition"] == "label_only"]

@@ -139,20 +139,25 @@ def key_tokens_for(kt):
 # %% [markdown]
 # ## Step 3: train and evaluate, every variant × every seed, at one budget
 #
-# No CoT and the full CoT after the label are notebook 10's students (from the cache). A key-token
-# student is answer-first like CoT-after: at test time it stops at its answer.
+# One unit per variant and seed — its training pairs and the dev questions to decode greedily — run several
+# at a time by `run_units` (notebook 03). No CoT and the full CoT after the label are notebook 10's students
+# (from the cache). A key-token student is answer-first like CoT-after: at test time it stops at its answer.
 
 # %%
-rows = []
+keys, units = [], []
 for condition, kt in [("label_only", None), ("cot_after", None)] + [(v, variants[v]) for v in variants]:
+    target = condition if kt is None else "key_tokens"
     for seed in P.seeds:
-        target = condition if kt is None else "key_tokens"
         pairs = targets.pairs_from_corpus(train_corpus, target, supervised=True, seed=seed,
                                           **({"key_tokens": key_tokens_for(kt)} if kt is not None else {}))
-        student = protocol.fit(P, pairs, seed=seed, heldout=heldout, info={"condition": target, "variant": condition})
-        preds = protocol.decode(P, student, dev, "greedy", seed=seed, condition=target)
-        rows.append(protocol.score(P, student, preds, dev, condition=condition, seed=seed, diagnostics=False))
-    print(f"{condition:17s}: " + " / ".join(f"{100 * r['accuracy']:.1f}" for r in rows[-len(P.seeds):]))
+        keys.append((condition, seed))
+        units.append(protocol.unit(P, pairs, seed=seed, info={"condition": target, "variant": condition},
+                                   evaluate=dev, heldout=heldout, diagnostics=False))
+rows = []
+for (condition, seed), (student, (preds,)) in zip(keys, protocol.run_units(P, units)):
+    rows.append(protocol.score(P, student, preds, dev, condition=condition, seed=seed, diagnostics=False))
+for condition in dict(keys):
+    print(f"{condition:17s}: " + " / ".join(f"{100 * r['accuracy']:.1f}" for r in rows if r["condition"] == condition))
 steps = protocol.check_matched(rows, P.budget)
 
 # %% [markdown]
