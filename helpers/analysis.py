@@ -405,8 +405,16 @@ def rationale_attributions(model: Any, tokenizer: Any, ex: Example, rationale: s
         return torch.log_softmax(logits, -1)[:, target]
 
     lig = LayerIntegratedGradients(f, model.get_input_embeddings())
-    attr, delta = lig.attribute(x, baselines=b, n_steps=n_steps, internal_batch_size=internal_batch_size,
-                                return_convergence_delta=True)
+    # gradients w.r.t. the interpolated embeddings only: with the weights frozen the backward pass skips
+    # their gradients (a third of a forward+backward's matmuls); the flags are restored afterwards
+    trainable = [q.requires_grad for q in model.parameters()]
+    model.requires_grad_(False)
+    try:
+        attr, delta = lig.attribute(x, baselines=b, n_steps=n_steps, internal_batch_size=internal_batch_size,
+                                    return_convergence_delta=True)
+    finally:
+        for q, flag in zip(model.parameters(), trainable):
+            q.requires_grad_(flag)
     scores = attr.sum(-1)[0].detach().float()
     with torch.no_grad():
         f_in, f_b = float(f(x)[0]), float(f(b)[0])
@@ -432,13 +440,17 @@ ATTRIBUTION_CACHE_VERSION = 1
 
 
 def attribute_rationales(student: Any, items: Sequence[tuple[Example, str]], *, n_steps: int = 64,
-                         internal_batch_size: int = 8, progress: bool = False) -> dict[str, Attribution]:
+                         internal_batch_size: int = 8, progress: bool = False,
+                         n_workers: int | None = None) -> dict[str, Attribution]:
     """:func:`rationale_attributions` of a trained student (:class:`helpers.train.Student`) for every
     ``(example, rationale)``, by example id — the stage verb of RQ3, owning its cache.
 
     Each attribution is appended to ``$COTLAB_CACHE/attributions/<key>.jsonl`` (key: student, ``n_steps``,
     ``internal_batch_size``, code version) the moment it is computed, so a run cut off half-way resumes
-    with the next item; a cached line is reused only for the same rationale text."""
+    with the next item; a cached line is reused only for the same rationale text. ``n_workers`` (default
+    :func:`helpers.protocol.workers`, ``$COTLAB_WORKERS``): that many processes, each with the student loaded
+    from ``student.path`` and an equal share of the torch threads, attribute the items left; this process
+    writes each result to the cache as it arrives."""
     import json
 
     from . import config
@@ -457,25 +469,65 @@ def attribute_rationales(student: Any, items: Sequence[tuple[Example, str]], *, 
                 continue
             k = (rec.pop("id"), rec.pop("rationale_hash"))
             done[k] = Attribution(**rec)
-    out: dict[str, Attribution] = {}
     todo = [(ex, r) for ex, r in items if (ex.id, stable_hash(r)) not in done]
-    model = tok = None
     if todo:
+        if n_workers is None:
+            from .protocol import workers
+            n_workers = workers()
+        it = _attributions(student, todo, n_steps, internal_batch_size, min(n_workers, len(todo)))
+        if progress:
+            from tqdm.auto import tqdm
+            it = tqdm(it, total=len(todo), desc="integrated gradients")
+        with path.open("a") as fh:
+            for (ex, r), att in it:
+                done[(ex.id, stable_hash(r))] = att
+                fh.write(json.dumps({"id": ex.id, "rationale_hash": stable_hash(r), **att.__dict__}) + "\n")
+                fh.flush()
+    return {ex.id: done[(ex.id, stable_hash(r))] for ex, r in items}
+
+
+def _attributions(student: Any, todo: Sequence[tuple[Example, str]], n_steps: int, internal_batch_size: int,
+                  n_workers: int):
+    """``((example, rationale), Attribution)`` for each of ``todo``, as each finishes."""
+    if n_workers <= 1:
         tok, model = student.load()
         model.eval()
-    it = todo
-    if progress and todo:
-        from tqdm.auto import tqdm
-        it = tqdm(todo, desc="integrated gradients")
-    with path.open("a") as fh:
-        for ex, r in it:
-            att = rationale_attributions(model, tok, ex, r, n_steps=n_steps, internal_batch_size=internal_batch_size)
-            done[(ex.id, stable_hash(r))] = att
-            fh.write(json.dumps({"id": ex.id, "rationale_hash": stable_hash(r), **att.__dict__}) + "\n")
-            fh.flush()
-    for ex, r in items:
-        out[ex.id] = done[(ex.id, stable_hash(r))]
-    return out
+        for ex, r in todo:
+            yield (ex, r), rationale_attributions(model, tok, ex, r, n_steps=n_steps,
+                                                  internal_batch_size=internal_batch_size)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    import torch
+    threads = max(1, torch.get_num_threads() // n_workers)
+    pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_ig_worker_start, initargs=(str(student.path), threads))
+    try:
+        futures = {pool.submit(_ig_worker_item, ex, r, n_steps, internal_batch_size): (ex, r) for ex, r in todo}
+        for fut in as_completed(futures):
+            yield futures[fut], fut.result()       # a worker's exception is raised here, as it was
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+_WORKER_MODEL: Any = None
+
+
+def _ig_worker_start(path: str, threads: int) -> None:
+    import torch
+
+    from .models import load_model
+    global _WORKER_MODEL
+    torch.set_num_threads(threads)
+    tok, model = load_model(path)
+    model.eval()
+    _WORKER_MODEL = (tok, model)
+
+
+def _ig_worker_item(ex: Example, rationale: str, n_steps: int, internal_batch_size: int) -> Attribution:
+    tok, model = _WORKER_MODEL
+    return rationale_attributions(model, tok, ex, rationale, n_steps=n_steps, internal_batch_size=internal_batch_size)
 
 
 def completeness_error(attributions: Sequence[Attribution]) -> float:

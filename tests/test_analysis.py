@@ -277,3 +277,32 @@ def test_attribute_rationales_caches_each_item_and_resumes(tiny, tmp_path, monke
     assert A.completeness_error([both["c1"]]) == pytest.approx(
         abs(sum(both["c1"].token_scores) - (both["c1"].f_input - both["c1"].f_baseline))
         / abs(both["c1"].f_input - both["c1"].f_baseline))
+
+
+def test_attribute_rationales_in_two_workers_matches_one_process(tiny, tmp_path, monkeypatch):
+    """Two spawned workers (each loading the student from its path) give the attributions one process gives,
+    every one lands in the cache, and the weights' requires_grad flags are left as they were."""
+    monkeypatch.setenv("COTLAB_CACHE", str(tmp_path))
+    tok, model = tiny
+    flags = [q.requires_grad for q in model.parameters()]
+
+    class Handle:
+        key, path = "tiny-attr-workers", "smollm2-tiny"
+
+        def load(self):
+            return tok, model
+
+    other = Example("coinflip", "c2", "A coin is tails up. Bo flips the coin. Is the coin still tails up?", "B",
+                    (Choice("A", "yes"), Choice("B", "no")))
+    items = [(COIN, RATIONALE), (other, "Bo flips it, so it is heads up.")]
+    serial = A.attribute_rationales(Handle(), items, n_steps=8, internal_batch_size=4, n_workers=1)
+    assert [q.requires_grad for q in model.parameters()] == flags
+    for f in (tmp_path / "attributions").iterdir():
+        f.unlink()
+    parallel = A.attribute_rationales(Handle(), items, n_steps=8, internal_batch_size=4, n_workers=2)
+    assert list(parallel) == ["c1", "c2"]
+    for i in parallel:
+        assert parallel[i].words == serial[i].words
+        assert parallel[i].token_scores == pytest.approx(serial[i].token_scores, rel=1e-4, abs=1e-6)
+    (cache,) = (tmp_path / "attributions").iterdir()
+    assert len(cache.read_text().splitlines()) == 2
