@@ -76,7 +76,7 @@ check: $(STAMP)
 # GRID=coinflip-screen | quarel-screen (helpers/sweep.py); resumable, records in results/sweep/
 GRID ?= coinflip-screen
 sweep: $(STAMP)
-	$(PY) -m helpers sweep --grid $(GRID)
+	COTLAB_WORKERS=$(WORKERS) $(PY) -m helpers sweep --grid $(GRID)
 
 bench: $(STAMP)
 	$(PY) -m helpers bench

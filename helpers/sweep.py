@@ -15,7 +15,6 @@ runs the best settings at full dev size with 3 seeds.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -97,27 +96,25 @@ def run_setting(s: Setting, *, log=print) -> list[dict[str, Any]]:
     dev = P.eval_examples(proto)
     corpus = _corpus(s, train, heldout)
     train_corpus = only_questions(corpus, train)
-    out = []
-    for cond in s.conditions:
-        for seed in s.seeds:
-            path = sweep_dir() / "runs" / f"{s.name}__{cond}__s{seed}.json"
-            if path.exists():
-                out.append(json.loads(path.read_text()))
-                continue
-            t0 = time.time()
-            pairs = pairs_from_corpus(train_corpus, cond, supervised=True, seed=seed)
-            student = P.fit(proto, pairs, seed=seed, info={"condition": cond, "setting": "supervised", "sweep": s.name})
-            preds = P.decode(proto, student, dev, seed=seed, condition=cond)
-            row = P.score(proto, student, preds, dev, condition=cond, seed=seed, train=train, heldout=heldout,
-                          pairs_for=P.answer_pairs(corpus, cond))
-            row["wall_seconds"] = round(time.time() - t0, 1)
-            rec = stamp({"setting": asdict(s), "setting_name": s.name, **row}, profile={"name": "sweep"},
-                        models={"student": s.student, "teacher": s.teacher},
-                        data={"task": s.task, "n_train": len(train), "n_eval": len(dev)}, seed=seed)
-            write_record(path, rec)
-            log(f"{s.name} {cond} seed {seed}: {row['accuracy']:.3f} "
-                f"(train {row.get('train_accuracy')}, steps {row['train_steps']}, {row['wall_seconds']}s)")
-            out.append(json.loads(path.read_text()))
+    def record(cond: str, seed: int) -> Path:
+        return sweep_dir() / "runs" / f"{s.name}__{cond}__s{seed}.json"
+
+    todo = [(cond, seed) for cond in s.conditions for seed in s.seeds if not record(cond, seed).exists()]
+    # every student of the setting trained and decoded $COTLAB_WORKERS at a time, each into the cache the
+    # moment it is done (a sweep cut off there resumes from the cache); then scored and recorded here
+    units = [P.unit(proto, pairs_from_corpus(train_corpus, cond, supervised=True, seed=seed), seed=seed,
+                    info={"condition": cond, "setting": "supervised", "sweep": s.name}, evaluate=dev, train=train,
+                    heldout=heldout) for cond, seed in todo]
+    for (cond, seed), (student, (preds, *_)) in zip(todo, P.run_units(proto, units, progress=False)):
+        row = P.score(proto, student, preds, dev, condition=cond, seed=seed, train=train, heldout=heldout,
+                      pairs_for=P.answer_pairs(corpus, cond))
+        rec = stamp({"setting": asdict(s), "setting_name": s.name, **row}, profile={"name": "sweep"},
+                    models={"student": s.student, "teacher": s.teacher},
+                    data={"task": s.task, "n_train": len(train), "n_eval": len(dev)}, seed=seed)
+        write_record(record(cond, seed), rec)
+        log(f"{s.name} {cond} seed {seed}: {row['accuracy']:.3f} "
+            f"(train {row.get('train_accuracy')}, steps {row['train_steps']}, trained in {row.get('train_seconds')}s)")
+    out = [json.loads(record(cond, seed).read_text()) for cond in s.conditions for seed in s.seeds]
     write_table()
     return out
 
