@@ -153,25 +153,26 @@ if not pairs["scotd"]:
 # %% [markdown]
 # ## The experiment: both conditions × every seed, one budget
 #
-# `fit` trains (or reuses from the cache) a student; it is decoded greedily on the original *and* the
-# contrast reviews in one pass; `score` scores each split apart (`split` is a key of the row).
+# One unit per condition and seed — its training pairs, and the original *and* the contrast reviews to decode
+# greedily in one pass — run several at a time by `run_units` (notebook 03), each student and decode into
+# the cache; `score` then scores each split apart (`split` is a key of the row).
 
 # %%
+keys = [(condition, seed) for condition in CONDITIONS for seed in P.seeds]
+units = [protocol.unit(P, targets.pairs_from_corpus(train_corpus, condition, supervised=True, seed=seed), seed=seed,
+                       info={"condition": condition, "setting": "supervised", "max_review_words": W},
+                       evaluate=originals + contrasts, diagnostics=False)
+         for condition, seed in keys]
 rows = []
-for condition in CONDITIONS:
-    for seed in P.seeds:
-        seed_pairs = targets.pairs_from_corpus(train_corpus, condition, supervised=True, seed=seed)
-        student = protocol.fit(P, seed_pairs, seed=seed, info={"condition": condition, "setting": "supervised",
-                                                               "max_review_words": W})
-        preds = protocol.decode(P, student, originals + contrasts, "greedy", seed=seed, condition=condition)
-        for split, exs in (("original", originals), ("contrast", contrasts)):
-            ids = {ex.id for ex in exs}
-            rows.append(protocol.score(P, student, [p for p in preds if p.id in ids], exs, condition=condition,
-                                       seed=seed, split=split, diagnostics=False))
-        o, c = rows[-2], rows[-1]
-        how = "from the cache" if student.reused else f"trained in {o['train_seconds']:.0f}s"
-        print(f"{condition:10s} seed {seed}: original {100 * o['accuracy']:5.1f}%  contrast {100 * c['accuracy']:5.1f}%  "
-              f"({o['train_pairs']} pairs, {o['train_steps']} steps, {how})")
+for (condition, seed), (student, (preds,)) in zip(keys, protocol.run_units(P, units)):
+    for split, exs in (("original", originals), ("contrast", contrasts)):
+        ids = {ex.id for ex in exs}
+        rows.append(protocol.score(P, student, [p for p in preds if p.id in ids], exs, condition=condition,
+                                   seed=seed, split=split, diagnostics=False))
+    o, c = rows[-2], rows[-1]
+    how = "from the cache" if student.reused else f"trained in {o['train_seconds']:.0f}s"
+    print(f"{condition:10s} seed {seed}: original {100 * o['accuracy']:5.1f}%  contrast {100 * c['accuracy']:5.1f}%  "
+          f"({o['train_pairs']} pairs, {o['train_steps']} steps, {how})")
 steps = protocol.check_matched(rows)
 
 # %% [markdown]
