@@ -159,7 +159,27 @@ show.student_gallery(rows + mask_rows, dev, n=1, seed=P.seeds[0])
 # %% [markdown]
 # ## Conclusions
 #
-# *(written after the course run)*
+# *Course run: coin flip, SmolLM2-135M, 40 steps × batch 8 for every student, seeds 0/1/2, all 200 dev
+# questions, greedy, at most 96 new tokens; majority class 50.0%. The intact and no-CoT students are 03/10's.*
+#
+# * **Shuffled before the label collapses — further than in the paper.** 0.0% on every seed (intact CoT
+#   before 75.7% [56.2, 92.5]: Δ −75.7 [−92.0, −55.0], p = 5e-5; paper, GPT-2 on QuaRel: 32.9 vs 66.3). Not
+#   a wrong answer but none: greedy decoding of a bag of shuffled words falls into a loop on a frequent word
+#   ("the it, it, it, it, …", above) and never reaches the answer sentence in 96 tokens — although the
+#   shuffled targets are exactly as long as the intact ones (median 66, longest 95 tokens). Direction held.
+# * **Shuffled after the label changes nothing** — 49.8% vs 50.8% intact, Δ −1.0 [−4.8, +1.3], p = 0.39
+#   (paper 70.6 vs 71.0). But on this task the intact CoT-after student is itself at chance (notebook 10), so
+#   there was nothing for the shuffle to take away: the paper's point — that words *after* the label help
+#   even in a random order — cannot show here.
+# * **Masked after the label:** 48.8% (50% of words masked) and 49.7% (100%), each within 1.2 points of no
+#   CoT (p ≥ 0.61) — flat, as the intact CoT-after student.
+# * **Masked before the label: the 0.0% at 50% and 100% is an artefact of this run, not a finding.** `[MASK]`
+#   is three SmolLM2 tokens, so masked targets are far longer than the intact ones — median 126 tokens at 50%
+#   and 187 at 100% (longest 192 / 287), against a decode budget of 96 new tokens (91% and 100% of the
+#   training completions are longer) and, at 100%, a 256-token training length that cuts the answer off the
+#   longest ones. The students write `[MASK] [MASK] …` and run out of tokens before they could answer. These
+#   two points must be re-run with a decode budget sized to the condition's targets before Fig. 4's "before"
+#   curve means anything.
 
 # %%
 FIGURES = ['11_table2_shuffled', '11_fig4_masking']   # checked by run.finish()
