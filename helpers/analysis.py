@@ -448,7 +448,7 @@ def attribute_rationales(student: Any, items: Sequence[tuple[Example, str]], *, 
     Each attribution is appended to ``$COTLAB_CACHE/attributions/<key>.jsonl`` (key: student, ``n_steps``,
     ``internal_batch_size``, code version) the moment it is computed, so a run cut off half-way resumes
     with the next item; a cached line is reused only for the same rationale text. ``n_workers`` (default
-    :func:`helpers.protocol.workers`, ``$COTLAB_WORKERS``): that many processes, each with the student loaded
+    :func:`helpers.config.workers`, ``$COTLAB_WORKERS``): that many processes, each with the student loaded
     from ``student.path`` and an equal share of the torch threads, attribute the items left; this process
     writes each result to the cache as it arrives."""
     import json
@@ -472,8 +472,7 @@ def attribute_rationales(student: Any, items: Sequence[tuple[Example, str]], *, 
     todo = [(ex, r) for ex, r in items if (ex.id, stable_hash(r)) not in done]
     if todo:
         if n_workers is None:
-            from .protocol import workers
-            n_workers = workers()
+            n_workers = config.workers()
         it = _attributions(student, todo, n_steps, internal_batch_size, min(n_workers, len(todo)))
         if progress:
             from tqdm.auto import tqdm

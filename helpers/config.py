@@ -65,3 +65,22 @@ def figures_dir() -> Path:
     p = _path_from_env("COTLAB_FIGURES", REPO_ROOT / "figures")
     p.mkdir(parents=True, exist_ok=True)
     return p
+
+
+def workers() -> int:
+    """How many students :func:`helpers.protocol.run_units` trains and decodes at once (and how many processes
+    share other parallel work, e.g. RQ3's attributions): ``$COTLAB_WORKERS`` (a number, or ``auto``), 1 when
+    unset. ``auto``: 1 with a CUDA GPU, else 2 on a machine with 2 or more cores — on a
+    2-core AMD EPYC two 1-thread processes did 1.5x the work of one 2-thread process (training 1.37x,
+    decoding 1.66x; ``make bench``, bench_parallel): a 135M model does not keep two threads busy."""
+    value = os.environ.get("COTLAB_WORKERS", "1").strip().lower()
+    if value == "auto":
+        import torch
+        return 1 if torch.cuda.is_available() else (2 if (os.cpu_count() or 1) >= 2 else 1)
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ValueError(f"COTLAB_WORKERS={value!r}: expected a positive whole number or 'auto'")
+    return n

@@ -38,6 +38,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from .config import workers  # noqa: F401  (protocol.workers: how many students run_units runs at once)
+
 N_BOOT = 4000
 
 
@@ -255,25 +257,6 @@ def unit(p: Protocol, pairs: Sequence[Any], *, seed: int, info: dict[str, Any], 
     if diagnostics and heldout:
         decodes.append((tuple(heldout), "greedy"))
     return Unit(tuple(pairs), seed, dict(info), tuple(decodes), tuple(heldout))
-
-
-def workers() -> int:
-    """How many students :func:`run_units` trains and decodes at once: ``$COTLAB_WORKERS`` (a number, or
-    ``auto``), 1 when unset. ``auto``: 1 with a CUDA GPU, else 2 on a machine with 2 or more cores — on a
-    2-core AMD EPYC two 1-thread processes did 1.5x the work of one 2-thread process (training 1.37x,
-    decoding 1.66x; ``make bench``, bench_parallel): a 135M model does not keep two threads busy."""
-    import os
-    value = os.environ.get("COTLAB_WORKERS", "1").strip().lower()
-    if value == "auto":
-        import torch
-        return 1 if torch.cuda.is_available() else (2 if (os.cpu_count() or 1) >= 2 else 1)
-    try:
-        n = int(value)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise ValueError(f"COTLAB_WORKERS={value!r}: expected a positive whole number or 'auto'")
-    return n
 
 
 def _run_unit(p: Protocol, u: Unit, threads: int | None = None) -> tuple[Any, list[list[Any]]]:
