@@ -24,7 +24,7 @@ The profiles:
 * ``course`` — a 2-core CPU laptop, on the generated coin-flip task (:mod:`helpers.synthetic`) where
   distillation must show: the course's vehicle and the suite's positive control. The lesson — notebooks
   00–04, ``make lesson`` — takes ≤ 90 min from a clean cache (80 min measured with two workers); notebooks
-  05–12 are further sessions of 25–50 min each.
+  05–12 are further sessions of 15–95 min each.
 * ``lab``    — a CPU for hours: the papers' task (QuaRel + the replayed GPT-3 corpus) under the same
   protocol at full size; resumable (every student and decode is cached the moment it finishes).
 * ``paper``  — a GPU and a teacher endpoint at the papers' sizes (N=30, OPT-1.3B from the hub, lr 2e-5,
