@@ -39,11 +39,11 @@ N_DEV = int(os.environ.get("BENCH_DEV", 48))
 WORKERS = int(os.environ.get("BENCH_WORKERS", 2))
 
 
-def units(p: protocol.Protocol, seeds: tuple[int, ...]) -> list[protocol.Unit]:
+def units(p: protocol.Protocol, seeds: tuple[int, ...]) -> dict[int, protocol.Unit]:
     s = protocol.setup(p, teacher="scripted:0.1", n_samples=1)
-    return [protocol.unit(p, targets.pairs_from_corpus(s.train_corpus, "greedy_cot", seed=seed), seed=seed,
-                          info={"condition": "greedy_cot", "bench": "parallel"}, evaluate=s.dev[:N_DEV])
-            for seed in seeds]
+    return {seed: protocol.unit(p, targets.pairs_from_corpus(s.train_corpus, "greedy_cot", seed=seed), seed=seed,
+                                info={"condition": "greedy_cot", "bench": "parallel"}, evaluate=s.dev[:N_DEV])
+            for seed in seeds}
 
 
 def main() -> None:

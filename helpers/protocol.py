@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -268,21 +268,24 @@ def _run_unit(p: Protocol, u: Unit, threads: int | None = None) -> tuple[Any, li
                      for ex, method in u.decodes]
 
 
-def run_units(p: Protocol, units: Sequence[Unit], *, n_workers: int | None = None,
-              progress: bool = True) -> list[tuple[Any, list[list[Any]]]]:
-    """Train and decode every unit — ``(student, [predictions per decode])`` each, in ``units``' order —
+def run_units(p: Protocol, units: Mapping[Any, Unit], *, n_workers: int | None = None,
+              progress: bool = True) -> dict[Any, tuple[Any, list[list[Any]]]]:
+    """Train and decode every unit of ``units`` (``key → Unit``; the key is the notebook's own, e.g.
+    ``(condition, seed)``) and return ``key → (student, [predictions per decode])``, in ``units``' order —
     ``n_workers`` (default :func:`workers`) at a time, each worker a process with an equal share of this
     process's torch threads. Units are independent and each student and decode lands in the cache the
-    moment it is done, so the notebook's own loop afterwards finds them there and a run cut off resumes.
-    With one worker everything runs here, in order."""
+    moment it is done, so a run cut off resumes. With one worker everything runs here, in order."""
     from tqdm.auto import tqdm
-    units = list(units)
-    n = min(n_workers or workers(), len(units))
-    out: list[Any] = [None] * len(units)
-    with tqdm(total=len(units), desc=f"students ({n} at a time)", unit="student", disable=not progress) as bar:
+    if not isinstance(units, Mapping):
+        raise TypeError(f"run_units takes a mapping key → Unit (e.g. {{(condition, seed): unit(...)}}), "
+                        f"not {type(units).__name__}")
+    keys = list(units)
+    n = min(n_workers or workers(), len(keys))
+    out: dict[Any, Any] = {}
+    with tqdm(total=len(keys), desc=f"students ({n} at a time)", unit="student", disable=not progress) as bar:
         if n <= 1:
-            for i, u in enumerate(units):
-                out[i] = _run_unit(p, u)
+            for key in keys:
+                out[key] = _run_unit(p, units[key])
                 bar.update()
             return out
         import multiprocessing
@@ -291,17 +294,16 @@ def run_units(p: Protocol, units: Sequence[Unit], *, n_workers: int | None = Non
         import torch
         threads = max(1, torch.get_num_threads() // n)
         # longest first, so the last worker to finish is not the one left with the biggest student
-        order = sorted(range(len(units)), key=lambda i: -sum(len(x.prompt) + len(x.completion)
-                                                              for x in units[i].pairs))
+        order = sorted(keys, key=lambda k: -sum(len(x.prompt) + len(x.completion) for x in units[k].pairs))
         pool = ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"))
         try:
-            futures = {pool.submit(_run_unit, p, units[i], threads): i for i in order}
+            futures = {pool.submit(_run_unit, p, units[k], threads): k for k in order}
             for fut in as_completed(futures):
                 out[futures[fut]] = fut.result()      # a worker's exception is raised here, as it was
                 bar.update()
         finally:
             pool.shutdown(wait=True, cancel_futures=True)   # on an error: finish the running ones, start no more
-    return out
+    return {k: out[k] for k in keys}
 
 
 def answer_pairs(corpus: Any, condition: str) -> Callable[[Sequence[Any]], list[Any]]:

@@ -102,10 +102,10 @@ def run_setting(s: Setting, *, log=print) -> list[dict[str, Any]]:
     todo = [(cond, seed) for cond in s.conditions for seed in s.seeds if not record(cond, seed).exists()]
     # every student of the setting trained and decoded $COTLAB_WORKERS at a time, each into the cache the
     # moment it is done (a sweep cut off there resumes from the cache); then scored and recorded here
-    units = [P.unit(proto, pairs_from_corpus(train_corpus, cond, supervised=True, seed=seed), seed=seed,
-                    info={"condition": cond, "setting": "supervised", "sweep": s.name}, evaluate=dev, train=train,
-                    heldout=heldout) for cond, seed in todo]
-    for (cond, seed), (student, (preds, *_)) in zip(todo, P.run_units(proto, units, progress=False)):
+    units = {(cond, seed): P.unit(proto, pairs_from_corpus(train_corpus, cond, supervised=True, seed=seed), seed=seed,
+                                  info={"condition": cond, "setting": "supervised", "sweep": s.name}, evaluate=dev,
+                                  train=train, heldout=heldout) for cond, seed in todo}
+    for (cond, seed), (student, (preds, *_)) in P.run_units(proto, units, progress=False).items():
         row = P.score(proto, student, preds, dev, condition=cond, seed=seed, train=train, heldout=heldout,
                       pairs_for=P.answer_pairs(corpus, cond))
         rec = stamp({"setting": asdict(s), "setting_name": s.name, **row}, profile={"name": "sweep"},

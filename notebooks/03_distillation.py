@@ -116,7 +116,7 @@ units = {(condition, seed): protocol.unit(P, targets.pairs_from_corpus(train_cor
                                           seed=seed, info={"condition": condition, "setting": "supervised"},
                                           evaluate=dev, train=train, heldout=heldout)
          for condition in CONDITIONS for seed in P.seeds}
-protocol.run_units(P, units.values())
+protocol.run_units(P, units)
 
 rows = []
 for (condition, seed), u in units.items():

@@ -70,7 +70,7 @@ units_a = {(setting, seed): protocol.unit(P, targets.pairs_from_corpus(train_cor
                                           evaluate=dev, methods=METHODS)
            for setting in run.profile.distill.sc_settings for seed in P.seeds}
 rows_a = []
-for (setting, seed), (student, decodes) in zip(units_a, protocol.run_units(P, units_a.values())):
+for (setting, seed), (student, decodes) in protocol.run_units(P, units_a).items():
     for method, preds in zip(METHODS, decodes):
         rows_a.append(protocol.score(P, student, preds, dev, condition=method, seed=seed, setting=setting,
                                      decode_method=method, diagnostics=False))
@@ -107,7 +107,7 @@ for n in run.profile.distill.rationale_counts:
         units_b[n, seed] = protocol.unit(P, pairs, seed=seed, evaluate=dev, methods=curve_decodes,
                                          info={"condition": cond, "setting": curve, "n_rationales": n})
 rows_b = []
-for (n, seed), (student, decodes) in zip(units_b, protocol.run_units(P, units_b.values())):
+for (n, seed), (student, decodes) in protocol.run_units(P, units_b).items():
     for method, preds in zip(curve_decodes, decodes):
         rows_b.append(protocol.score(P, student, preds, dev, condition=f"N={n}", seed=seed, decode=method,
                                      setting=curve, n_rationales=n, decode_method=method, diagnostics=False))

@@ -92,20 +92,21 @@ print(f"Fig. 2: N = {S.rationale_counts}; Fig. 3: fractions {S.data_fractions} Ã
 def student_rows(Pc, specs):
     """One results row per `(questions, n, seed, keys)` of `specs`: label-only (n = 0) or SCoTD on the first n
     CoTs per question (n = 1: Greedy-CoT) of `questions`, under protocol `Pc` with `seed`; `keys` go into the row."""
-    units = []
-    for questions, n, seed, _ in specs:
+    units = {}
+    for i, (questions, n, seed, _) in enumerate(specs):
         sub = only_questions(train_corpus, questions)
         cond = "label_only" if n == 0 else "greedy_cot" if n == 1 else "scotd"
         pairs = targets.pairs_from_corpus(first_n(sub, n) if n > 1 else sub, cond, supervised=True, seed=seed)
-        units.append(protocol.unit(Pc, pairs, seed=seed, evaluate=dev,
-                                   info={"condition": cond, "setting": "supervised", "n_rationales": n}))
+        units[i] = protocol.unit(Pc, pairs, seed=seed, evaluate=dev,
+                                 info={"condition": cond, "setting": "supervised", "n_rationales": n})
     rows = []
-    for (questions, n, seed, keys), u, (student, (preds,)) in zip(specs, units, protocol.run_units(Pc, units)):
+    for i, (student, (preds,)) in protocol.run_units(Pc, units).items():
+        questions, n, seed, keys = specs[i]
         rows.append(protocol.score(Pc, student, preds, dev, condition="label_only" if n == 0 else f"N={n}", seed=seed,
                                    n_rationales=n, model=Pc.student, questions=len(questions), diagnostics=False,
                                    **keys))
         print(f"{Pc.student:14s} {len(questions):5d} questions  {rows[-1]['condition']:10s} seed {seed}: "
-              f"{100 * rows[-1]['accuracy']:5.1f}%  ({len(u.pairs)} pairs, {rows[-1]['train_steps']} steps, "
+              f"{100 * rows[-1]['accuracy']:5.1f}%  ({len(units[i].pairs)} pairs, {rows[-1]['train_steps']} steps, "
               f"{rows[-1]['train_seconds']:.0f}s of training)")
     return rows
 

@@ -158,13 +158,14 @@ if not pairs["scotd"]:
 # the cache; `score` then scores each split apart (`split` is a key of the row).
 
 # %%
-keys = [(condition, seed) for condition in CONDITIONS for seed in P.seeds]
-units = [protocol.unit(P, targets.pairs_from_corpus(train_corpus, condition, supervised=True, seed=seed), seed=seed,
-                       info={"condition": condition, "setting": "supervised", "max_review_words": W},
-                       evaluate=originals + contrasts, diagnostics=False)
-         for condition, seed in keys]
+units = {(condition, seed): protocol.unit(P, targets.pairs_from_corpus(train_corpus, condition, supervised=True,
+                                                                       seed=seed), seed=seed,
+                                          info={"condition": condition, "setting": "supervised",
+                                                "max_review_words": W},
+                                          evaluate=originals + contrasts, diagnostics=False)
+         for condition in CONDITIONS for seed in P.seeds}
 rows = []
-for (condition, seed), (student, (preds,)) in zip(keys, protocol.run_units(P, units)):
+for (condition, seed), (student, (preds,)) in protocol.run_units(P, units).items():
     for split, exs in (("original", originals), ("contrast", contrasts)):
         ids = {ex.id for ex in exs}
         rows.append(protocol.score(P, student, [p for p in preds if p.id in ids], exs, condition=condition,

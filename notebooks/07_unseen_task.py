@@ -158,13 +158,13 @@ del base_model
 # student loaded as a local model, greedy, its samples cached).
 
 # %%
-keys = [(condition, seed) for condition in CONDITIONS for seed in P.seeds]
-units = [protocol.unit(P, pairs[condition], seed=seed, evaluate=dev, diagnostics=False,
-                       info={"condition": condition, "task": "+".join(corpora), "sources": list(U.sources),
-                             "setting": "supervised" if U.supervised else "few_shot"})
-         for condition, seed in keys]
+units = {(condition, seed): protocol.unit(P, pairs[condition], seed=seed, evaluate=dev, diagnostics=False,
+                                          info={"condition": condition, "task": "+".join(corpora),
+                                                "sources": list(U.sources),
+                                                "setting": "supervised" if U.supervised else "few_shot"})
+         for condition in CONDITIONS for seed in P.seeds}
 student_rows = []
-for (condition, seed), (student, (preds,)) in zip(keys, protocol.run_units(P, units)):
+for (condition, seed), (student, (preds,)) in protocol.run_units(P, units).items():
     student_rows.append(protocol.score(P, student, preds, dev, condition=condition, seed=seed, context="0-shot",
                                        diagnostics=False))
     r = student_rows[-1]

@@ -160,8 +160,8 @@ for strategy in CONDITIONS:
                                               seed=seed, evaluate=dev,
                                               info={"condition": "scotd", "setting": "supervised",
                                                     "downsample": strategy, "cot_budget": D.budget})
-rows = []   # run_units: every student trained and decoded, several at a time (notebook 03), in this order
-for (strategy, seed), (student, (preds,)) in zip(units, protocol.run_units(P, units.values())):
+rows = []   # run_units: every student trained and decoded, several at a time (notebook 03)
+for (strategy, seed), (student, (preds,)) in protocol.run_units(P, units).items():
     cots = corpora[strategy, seed].n_samples()
     rows.append(protocol.score(P, student, preds, dev, condition=strategy, seed=seed, cots=cots, diagnostics=False))
     print(f"{strategy:15s} seed {seed}: {cots:5d} CoTs → dev accuracy {100 * rows[-1]['accuracy']:.1f}% "

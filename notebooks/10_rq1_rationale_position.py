@@ -98,7 +98,7 @@ for name in W.students:
                                               seed=seed, info={"condition": condition, "setting": "supervised"},
                                               evaluate=dev, train=train, heldout=heldout)
              for condition in TABLE1 for seed in P.seeds}
-    for (condition, seed), (student, (preds, *_)) in zip(units, protocol.run_units(Ps, units.values())):
+    for (condition, seed), (student, (preds, *_)) in protocol.run_units(Ps, units).items():
         rows.append(protocol.score(Ps, student, preds, dev, condition=condition, seed=seed, model=name,
                                    train=train, heldout=heldout, pairs_for=protocol.answer_pairs(corpus, condition)))
         print(f"{name} {condition:10s} seed {seed}: {100 * rows[-1]['accuracy']:.1f}%")
@@ -149,7 +149,7 @@ units_f = {(k, seed): protocol.unit(P0, targets.pairs_from_corpus(train_corpus, 
                                     seed=seed, info={"condition": "filler", "n_fillers": k, "setting": "supervised"},
                                     evaluate=dev, heldout=heldout, diagnostics=False)
            for k in W.filler_counts for seed in P.seeds}
-for (k, seed), (student, (preds,)) in zip(units_f, protocol.run_units(P0, units_f.values())):
+for (k, seed), (student, (preds,)) in protocol.run_units(P0, units_f).items():
     rows_f.append(protocol.score(P0, student, preds, dev, condition=f"k={k}", seed=seed, n_fillers=k,
                                  diagnostics=False))
 protocol.check_matched(rows_f, P.budget)

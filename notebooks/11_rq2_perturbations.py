@@ -83,8 +83,9 @@ def student_unit(condition, seed, **kw):
 def student_rows(keys):
     """Train and decode the students of ``keys`` — (condition, seed, extra) each — and score them."""
     out = []
-    for (condition, seed, kw), (student, (preds,)) in zip(keys, protocol.run_units(
-            P, [student_unit(c, seed, **kw) for c, seed, kw in keys])):
+    units = {i: student_unit(c, seed, **kw) for i, (c, seed, kw) in enumerate(keys)}
+    for i, (student, (preds,)) in protocol.run_units(P, units).items():
+        condition, seed, kw = keys[i]
         cond = targets.get_condition(condition)
         out.append(protocol.score(P, student, preds, dev, condition=condition, seed=seed, diagnostics=False,
                                   position=cond.position if cond.uses_rationale else "none", perturbation=cond.transform,

@@ -144,19 +144,18 @@ def key_tokens_for(kt):
 # (from the cache). A key-token student is answer-first like CoT-after: at test time it stops at its answer.
 
 # %%
-keys, units = [], []
+units = {}
 for condition, kt in [("label_only", None), ("cot_after", None)] + [(v, variants[v]) for v in variants]:
     target = condition if kt is None else "key_tokens"
     for seed in P.seeds:
         pairs = targets.pairs_from_corpus(train_corpus, target, supervised=True, seed=seed,
                                           **({"key_tokens": key_tokens_for(kt)} if kt is not None else {}))
-        keys.append((condition, seed))
-        units.append(protocol.unit(P, pairs, seed=seed, info={"condition": target, "variant": condition},
-                                   evaluate=dev, heldout=heldout, diagnostics=False))
+        units[condition, seed] = protocol.unit(P, pairs, seed=seed, info={"condition": target, "variant": condition},
+                                               evaluate=dev, heldout=heldout, diagnostics=False)
 rows = []
-for (condition, seed), (student, (preds,)) in zip(keys, protocol.run_units(P, units)):
+for (condition, seed), (student, (preds,)) in protocol.run_units(P, units).items():
     rows.append(protocol.score(P, student, preds, dev, condition=condition, seed=seed, diagnostics=False))
-for condition in dict(keys):
+for condition in dict(units):
     print(f"{condition:17s}: " + " / ".join(f"{100 * r['accuracy']:.1f}" for r in rows if r["condition"] == condition))
 steps = protocol.check_matched(rows, P.budget)
 

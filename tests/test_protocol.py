@@ -205,8 +205,8 @@ def test_fit_stops_early_on_the_heldout_slice_of_train(tmp_path, monkeypatch):
 
 
 def test_run_units_in_two_workers_fill_the_cache_in_order(tmp_path, monkeypatch):
-    """Two real (tiny) students trained and decoded by two worker processes: results come back in the
-    units' order, and afterwards ``fit`` and ``decode`` — the notebook's own loop — find every student
+    """Two real (tiny) students trained and decoded by two worker processes: results come back under
+    their keys, in the units' order, and afterwards ``fit`` and ``decode`` — the notebook's own loop — find every student
     and every decode in the cache (nothing is trained or decoded twice), the answer-first student's
     stop-at-answer decodes included."""
     from helpers import targets
@@ -215,13 +215,15 @@ def test_run_units_in_two_workers_fill_the_cache_in_order(tmp_path, monkeypatch)
     p = prof.protocol()
     s = P.setup(p, teacher=prof.teacher, n_samples=2)
     conds = ("cot_after", "label_only")
-    units = [P.unit(p, targets.pairs_from_corpus(s.train_corpus, c, seed=1), seed=1, info={"condition": c},
-                    evaluate=s.dev, train=s.train, heldout=s.heldout) for c in conds]
-    assert [len(u.decodes) for u in units] == [3, 3]           # dev + the diagnostics' train and held-out decodes
+    units = {(c, 1): P.unit(p, targets.pairs_from_corpus(s.train_corpus, c, seed=1), seed=1, info={"condition": c},
+                            evaluate=s.dev, train=s.train, heldout=s.heldout) for c in conds}
+    assert [len(u.decodes) for u in units.values()] == [3, 3]   # dev + the diagnostics' train and held-out decodes
     out = P.run_units(p, units, n_workers=2, progress=False)
+    assert list(out) == [("cot_after", 1), ("label_only", 1)]
     decode_files = sorted((tmp_path / "cache" / "decodes").glob("*.json"))
     assert len(decode_files) == 6
-    for c, u, (student, decodes) in zip(conds, units, out):
+    for (c, _), (student, decodes) in out.items():
+        u = units[c, 1]
         assert student.meta["info"]["condition"] == c and student.meta["train_config"]["seed"] == 1
         again = P.fit(p, list(u.pairs), seed=1, info=u.info)
         assert again.reused and again.key == student.key
@@ -241,7 +243,13 @@ def test_run_units_raises_a_workers_error_as_it_was(tmp_path, monkeypatch):
     bad = P.Unit((Pair("Q: x\nA:", " So the answer is (a).", "label_only", "q0", "A"),), seed=0,
                  info={"condition": "label_only"})
     with pytest.raises(ModelError, match="no-such-student"):
-        P.run_units(P.replace(p, student="no-such-student"), [bad, bad], n_workers=2, progress=False)
+        P.run_units(P.replace(p, student="no-such-student"), {"a": bad, "b": bad}, n_workers=2, progress=False)
+
+
+def test_run_units_takes_a_mapping():
+    p = get_profile("smoke").protocol()
+    with pytest.raises(TypeError, match="mapping key → Unit"):
+        P.run_units(p, [], n_workers=1, progress=False)
 
 
 @pytest.mark.parametrize("value, expect", [(None, 1), ("1", 1), ("3", 3), (" 2 ", 2)])
