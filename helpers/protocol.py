@@ -17,8 +17,10 @@ The stage verbs, in data-flow order, each owning its cache:
 
 * :func:`split_train` — training questions and the held-out slice (:func:`setup`: that, the reported
   split, the teacher's corpus and the majority-class row in one call);
-* :func:`fit` — :func:`helpers.train.train_student` under the budget (cached by model, pairs, budget, seed);
-* :func:`decode` — :func:`helpers.decode.decode_student` with the protocol's decoding settings (cached);
+* :func:`fit` — :func:`helpers.train.train_student` under the budget (cached by model, pairs, budget, seed),
+  in a window that holds every training pair whole;
+* :func:`decode` — :func:`helpers.decode.decode_student` with the protocol's decoding settings (cached), never
+  with fewer new tokens than the student's longest training completion (:func:`decode_budget`);
 * :func:`run_units` — many students' :func:`fit` and :func:`decode` (one :class:`Unit` each, built by
   :func:`unit`), several at once in worker processes (:func:`workers`), every one into the cache;
 * :func:`score` — accuracy with its CI plus the per-student **diagnostics**: accuracy on training
@@ -85,9 +87,9 @@ class Protocol:
     eval_split: str = "dev"         # reported on in full
     eval_limit: int | None = None   # only the smoke profile truncates (CI); None = the full split
     n_diag_train: int = 64          # training questions decoded for the fit diagnostic
-    max_seq_len: int = 256
+    max_seq_len: int = 256          # training window; a unit whose longest pair is longer gets a wider one (fit)
     lora: bool = False
-    max_new_tokens: int = 96        # decoding
+    max_new_tokens: int = 96        # decoding; never less than the student's longest training completion (decode_budget)
     sc_k: int = 5
     sc_temperature: float = 0.7
     decode_batch_size: int = 16
@@ -102,14 +104,18 @@ class Protocol:
         d["budget_text"] = self.budget.describe()
         return d
 
-    def train_config(self, seed: int) -> Any:
+    def train_config(self, seed: int, *, longest_pair: int = 0, longest_completion: int = 0) -> Any:
+        """The trainer's config for ``seed``. The window is ``max_seq_len``, widened (to a multiple of 32)
+        to hold the unit's longest pair whole — truncation would cut a CoT-before target's answer off —
+        and early stopping decodes with the unit's :func:`decode_budget`."""
         from .train import TrainConfig
         b = self.budget
+        window = self.max_seq_len if longest_pair <= self.max_seq_len else -(-longest_pair // 32) * 32
         return TrainConfig(lr=b.lr, max_steps=b.steps, batch_size=b.batch_size, grad_accum=b.grad_accum,
                            warmup_ratio=b.warmup_ratio, lr_scheduler=b.schedule, lora=self.lora,
-                           max_seq_len=self.max_seq_len, seed=seed, epochs=1.0, eval_every=b.eval_every,
+                           max_seq_len=window, seed=seed, epochs=1.0, eval_every=b.eval_every,
                            patience=b.patience, threshold=b.threshold, n_dev_eval=self.n_heldout,
-                           eval_max_new_tokens=self.max_new_tokens)
+                           eval_max_new_tokens=max(self.max_new_tokens, longest_completion))
 
 
 # ------------------------------------------------------------------------------------------ data
@@ -194,8 +200,15 @@ def fit(p: Protocol, pairs: Sequence[Any], *, seed: int, info: dict[str, Any] | 
 
     With early stopping in the budget (``eval_every > 0``) ``heldout`` — the held-out slice of train from
     :func:`split_train` — is decoded greedily every ``eval_every`` steps (an answer-first condition, named
-    by ``info["condition"]``, stops at its answer) and the best weights are kept."""
-    from .train import train_student
+    by ``info["condition"]``, stops at its answer) and the best weights are kept.
+
+    The training window and the decoding budget are sized from ``pairs`` (:meth:`Protocol.train_config`,
+    :func:`decode_budget`): a student is never trained on a cut-off target nor decoded with fewer tokens
+    than its longest training completion (masked rationales, for one, are far longer than intact ones)."""
+    from .train import token_lengths, train_student
+    lengths = token_lengths(p.student, pairs)
+    cfg = p.train_config(seed, longest_pair=lengths["max_pair_tokens"],
+                         longest_completion=lengths["max_completion_tokens"])
     dev_eval = None
     if p.budget.early_stopping:
         if not heldout:
@@ -203,10 +216,20 @@ def fit(p: Protocol, pairs: Sequence[Any], *, seed: int, info: dict[str, Any] | 
                              "(the second value of protocol.split_train)")
         from .decode import dev_accuracy
         cond = _cond((info or {}).get("condition", ""))
-        dev_eval = dev_accuracy(list(heldout), max_new_tokens=p.max_new_tokens,
+        dev_eval = dev_accuracy(list(heldout), max_new_tokens=cfg.eval_max_new_tokens,
                                 stop_at_answer=bool(cond) and _answer_first(cond))
-    return train_student(p.student, pairs, p.train_config(seed), dev_eval=dev_eval,
-                         info={"task": p.task, "budget": asdict(p.budget), **(info or {})}, progress=progress)
+    student = train_student(p.student, pairs, cfg, dev_eval=dev_eval,
+                            info={"task": p.task, "budget": asdict(p.budget), **(info or {})}, progress=progress)
+    for k, v in lengths.items():      # students trained before these were recorded
+        student.meta.setdefault(k, v)
+    return student
+
+
+def decode_budget(p: Protocol, student: Any) -> int:
+    """``max_new_tokens`` for ``student``: the protocol's, or its longest training completion (+ EOS) if
+    that is longer — a budget shorter than the targets it learned would score a student that writes them
+    faithfully as giving no answer. (:func:`fit` records the length on every student it returns.)"""
+    return max(p.max_new_tokens, int(student.meta.get("max_completion_tokens") or 0))
 
 
 def _answer_first(condition: str) -> bool:
@@ -223,7 +246,7 @@ def decode(p: Protocol, student: Any, examples: Sequence[Any], method: str = "gr
     sc = method == "sc"
     answer_first = condition is not None and _answer_first(condition)
     return decode_student(student, examples, method=method, k=(k or p.sc_k) if sc else 1,
-                          temperature=p.sc_temperature if sc else None, max_new_tokens=p.max_new_tokens,
+                          temperature=p.sc_temperature if sc else None, max_new_tokens=decode_budget(p, student),
                           seed=seed, batch_size=p.decode_batch_size, stop_at_answer=True if answer_first else None,
                           progress=progress)
 
@@ -395,6 +418,8 @@ def score(p: Protocol, student: Any, preds: Sequence[Any], examples: Sequence[An
                            "train_seconds": student.meta.get("train_seconds"),
                            "best_step": student.meta.get("best_step"),
                            "train_loss": student.meta.get("train_loss"),
+                           "max_seq_len": student.meta.get("train_config", {}).get("max_seq_len"),
+                           "max_new_tokens": decode_budget(p, student),
                            "precision": student.meta.get("precision") or ("bf16" if student.meta.get("bf16") else "fp32")}
     row["rationale_agreement"] = rationale_agreement(examples, preds)
     if diagnostics:

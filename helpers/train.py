@@ -187,7 +187,24 @@ def check_pairs(tokenizer: Any, pairs: Sequence[Pair], max_seq_len: int) -> dict
         log.warning("%d of %d completions are truncated by max_seq_len=%d", n_cut, len(pairs), max_seq_len)
     return {"n_pairs": len(pairs), "n_truncated": n_cut,
             "tokens": sum(min(f, max_seq_len) for _, f in lens),
-            "completion_tokens": sum(max(0, min(f, max_seq_len) - n) for n, f in lens)}
+            "completion_tokens": sum(max(0, min(f, max_seq_len) - n) for n, f in lens),
+            **_longest(lens)}
+
+
+def _longest(lens: Sequence[tuple[int, int]]) -> dict[str, int]:
+    return {"max_pair_tokens": max(f for _, f in lens), "max_completion_tokens": max(f - n for n, f in lens)}
+
+
+def token_lengths(student: str, pairs: Sequence[Pair]) -> dict[str, int]:
+    """The longest pair (prompt + completion + EOS) and the longest completion (+ EOS) of ``pairs`` in
+    ``student``'s tokens, as the trainer will count them (the reserved filler as the one token it becomes)."""
+    from .models import load_tokenizer
+    if not pairs:
+        raise ValueError("no training pairs (empty corpus, or every sample filtered out)")
+    tok = load_tokenizer(student)
+    if _uses_reserved_filler(pairs) and RESERVED_FILLER not in tok.get_vocab():
+        tok.add_tokens([RESERVED_FILLER])
+    return _longest(_completion_lengths(tok, pairs))
 
 
 def _uses_reserved_filler(pairs: Sequence[Pair]) -> bool:

@@ -123,6 +123,61 @@ def test_every_condition_gets_the_same_training_config():
         {k: v for k, v in c1.key_fields().items() if k != "seed"}
 
 
+def test_the_training_window_widens_to_hold_the_longest_pair():
+    p = get_profile("course").protocol()
+    assert p.train_config(0, longest_pair=p.max_seq_len).max_seq_len == p.max_seq_len
+    assert p.train_config(0, longest_pair=p.max_seq_len + 1).max_seq_len == p.max_seq_len + 32
+    assert p.train_config(0, longest_pair=p.max_seq_len + 33).max_seq_len == p.max_seq_len + 64
+
+
+def test_long_targets_get_a_wide_window_and_a_decode_budget_that_holds_them(tmp_path, monkeypatch):
+    """Masked rationales ("[MASK]" is several tokens) are far longer than the profile's decode budget and
+    training window: a real (tiny) student trained on them sees every pair whole, records its longest
+    completion, and is decoded with at least that many new tokens (the decode's cache record says so); a
+    short-target student keeps the profile's settings."""
+    monkeypatch.setenv("COTLAB_CACHE", str(tmp_path / "cache"))
+    from helpers import config, targets
+    from helpers.models import load_tokenizer
+    from helpers.train import _completion_lengths, token_lengths
+    prof = get_profile("smoke")
+    p = P.replace(prof.protocol(), max_seq_len=96)
+    s = P.setup(p, teacher=prof.teacher, n_samples=1)
+    masked = targets.pairs_from_corpus(s.train_corpus, "masked_before", seed=0, p=1.0)
+    short = targets.pairs_from_corpus(s.train_corpus, "label_only", seed=0)
+    tok = load_tokenizer(p.student)
+    full = _completion_lengths(tok, masked)
+    longest = token_lengths(p.student, masked)
+    assert longest == {"max_pair_tokens": max(f for _, f in full),
+                       "max_completion_tokens": max(f - n for n, f in full)}
+    assert longest["max_completion_tokens"] > p.max_new_tokens and longest["max_pair_tokens"] > p.max_seq_len
+
+    student = P.fit(p, masked, seed=0, info={"condition": "masked_before"})
+    window = student.meta["train_config"]["max_seq_len"]
+    assert longest["max_pair_tokens"] <= window < longest["max_pair_tokens"] + 32
+    assert student.meta["n_truncated"] == 0
+    assert student.meta["max_completion_tokens"] == longest["max_completion_tokens"]
+    assert P.decode_budget(p, student) == longest["max_completion_tokens"]
+    P.decode(p, student, s.dev[:2], seed=0, condition="masked_before")
+    [rec] = [json.loads(f.read_text()) for f in (config.cache_dir() / "decodes").glob("*.json")]
+    assert rec["student"] == student.key and rec["params"]["max_new_tokens"] == longest["max_completion_tokens"]
+
+    plain = P.fit(p, short, seed=0, info={"condition": "label_only"})
+    assert plain.meta["train_config"]["max_seq_len"] == p.max_seq_len
+    assert P.decode_budget(p, plain) == p.max_new_tokens
+
+
+def test_token_lengths_count_the_reserved_filler_as_one_token():
+    from helpers.targets import RESERVED_FILLER, Pair
+    from helpers.train import token_lengths
+    student = get_profile("smoke").student
+    one = token_lengths(student, [Pair("Q: x\nA:", f" {RESERVED_FILLER} So the answer is (a).", "filler", "q0", "A")])
+    many = token_lengths(student, [Pair("Q: x\nA:", f" {RESERVED_FILLER * 5} So the answer is (a).", "filler",
+                                        "q0", "A")])
+    assert many["max_completion_tokens"] - one["max_completion_tokens"] == 4
+    with pytest.raises(ValueError, match="no training pairs"):
+        token_lengths(student, [])
+
+
 def test_profiles_are_consistent():
     for name, prof in PROFILES.items():
         assert prof.seeds and prof.protocol().budget.steps > 0, name
