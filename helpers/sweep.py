@@ -38,11 +38,14 @@ class Setting:
     lora: bool = False
     max_seq_len: int = 256
     max_new_tokens: int = 96
+    n_heldout: int = 64
+    n_diag_train: int = 32
 
     def protocol(self) -> Protocol:
         return Protocol(task=self.task, student=self.student, budget=self.budget, seeds=self.seeds,
                         n_train=self.n_train, eval_limit=self.eval_limit, lora=self.lora,
-                        max_seq_len=self.max_seq_len, max_new_tokens=self.max_new_tokens, n_diag_train=32)
+                        max_seq_len=self.max_seq_len, max_new_tokens=self.max_new_tokens,
+                        n_heldout=self.n_heldout, n_diag_train=self.n_diag_train)
 
 
 GRIDS: dict[str, list[Setting]] = {
@@ -56,6 +59,12 @@ GRIDS: dict[str, list[Setting]] = {
     "coinflip-budget": [
         Setting(f"coinflip-n300-s{n}-screen", "coinflip", "scripted:0.1", n_train=300, budget=Budget(steps=n),
                 conditions=("greedy_cot",), eval_limit=100) for n in (12, 24)
+    ],
+    # the confirmation of the course setting: notebook 03/10's protocol exactly (its students and decodes
+    # come from the cache when those notebooks ran), 3 seeds, all 200 dev questions
+    "coinflip-confirm": [
+        Setting("coinflip-n300-s40-course", "coinflip", "scripted:0.1", n_train=300, budget=Budget(steps=40),
+                seeds=(0, 1, 2), n_heldout=32, n_diag_train=16),
     ],
     # the papers' task at CPU scale (QuaRel + replayed GPT-3, 5 CoTs/question)
     "quarel-screen": [
@@ -128,8 +137,55 @@ class _Pred:
         self.id, self.gold, self.pred, self.correct = d["id"], d["gold"], d["pred"], d["correct"]
 
 
+ALPHA = 0.05
+
+
+def _vs(rows: Sequence[dict[str, Any]], cond: str, base: str) -> dict[str, Any] | None:
+    """``cond`` against ``base`` on the same seeds and questions (protocol.summarize), or None if either is absent."""
+    from .protocol import summarize
+    pick = [r for r in rows if r["condition"] in (cond, base)]
+    if {r["condition"] for r in pick} != {cond, base}:
+        return None
+    return next(s for s in summarize(pick, baseline=base) if s["condition"] == cond)
+
+
+def _text(name: str, s: dict[str, Any] | None) -> str:
+    if s is None or "diff" not in s:
+        return f"{name}: not run"
+    return (f"{name} {100 * s['diff']:+.1f} [{100 * s['diff_ci_low']:+.1f}, {100 * s['diff_ci_high']:+.1f}], "
+            f"p = {s['p_value']:.2g}")
+
+
+def _better(s: dict[str, Any] | None) -> bool:
+    return s is not None and "diff" in s and s["diff"] > 0 and s["p_value"] < ALPHA
+
+
+def findings(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The papers' two headline findings on one setting's per-seed rows (points, paired over seeds and
+    questions as in :func:`helpers.protocol.summarize`; shown = p < 0.05 in the paper's direction):
+
+    * **F1** (SCoTD Table 2b): a CoT student (``greedy_cot`` and/or ``scotd``) beats ``label_only``;
+    * **F7** (Wadhwa Table 1): CoT after the label ≥ CoT before > no CoT — ``greedy_cot`` (before) and
+      ``cot_after`` each beat ``label_only``, and ``cot_after`` is not significantly below ``greedy_cot``."""
+    f1 = {c: _vs(rows, c, "label_only") for c in ("greedy_cot", "scotd")}
+    f1_run = {c: s for c, s in f1.items() if s is not None}
+    before, after = f1["greedy_cot"], _vs(rows, "cot_after", "label_only")
+    after_before = _vs(rows, "cot_after", "greedy_cot")
+    f7_run = None not in (before, after, after_before)
+    f7 = (f7_run and _better(before) and _better(after)
+          and not (after_before["diff"] < 0 and after_before["p_value"] < ALPHA))
+    return {
+        "F1": "not run" if not f1_run else "shown" if any(_better(s) for s in f1_run.values()) else "not shown",
+        "F1_detail": "; ".join(_text(f"{c} − label_only", s) for c, s in f1_run.items()),
+        "F7": "not run" if not f7_run else "shown" if f7 else "not shown",
+        "F7_detail": "; ".join([_text("before − none", before), _text("after − none", after),
+                                _text("after − before", after_before)]),
+    }
+
+
 def write_table() -> Path:
-    """``results/sweep/README.md`` (+ ``summary.json``) from every run record present."""
+    """``results/sweep/README.md`` (+ ``summary.json``) from every run record present: one row per setting
+    and condition, then the F1/F7 verdict of each setting (:func:`findings`)."""
     from .protocol import summarize
     from .results import markdown_table, write_record
     runs = load_runs()
@@ -137,6 +193,12 @@ def write_table() -> Path:
     for r in runs:
         r = dict(r, preds=[_Pred(d) for d in r["preds"]])
         by_setting.setdefault(r["setting_name"], []).append(r)
+    verdicts = []
+    for name, rs in by_setting.items():
+        try:
+            verdicts.append({"setting": name, "seeds": sorted({r["seed"] for r in rs}), **findings(rs)})
+        except ValueError as e:
+            verdicts.append({"setting": name, "F1": "?", "F7": "?", "F1_detail": str(e), "F7_detail": ""})
     rows = []
     for name, rs in by_setting.items():
         try:
@@ -153,10 +215,15 @@ def write_table() -> Path:
     cols = ["setting", "task", "teacher", "n_train", "steps", "condition", "seeds", "per_seed", "accuracy", "ci_low",
             "ci_high", "diff", "p_value", "train_accuracy", "heldout_accuracy", "rationale_agreement", "n"]
     d = sweep_dir()
-    write_record(d / "summary.json", {"rows": rows})
+    write_record(d / "summary.json", {"rows": rows, "findings": verdicts})
     text = ("# Settings sweep (generated by `helpers.sweep.write_table`; do not edit)\n\n"
             "Every run under the protocol (matched optimizer steps, supervised setting, greedy decoding); "
             "`diff`/`p_value`: against label-only of the same setting (paired permutation test over questions, "
-            "seed-averaged). Accuracies in %. Negative results stay in the table.\n\n" + markdown_table(rows, cols))
+            "seed-averaged). Accuracies in %. Negative results stay in the table.\n\n" + markdown_table(rows, cols)
+            + "\n\n## The papers' findings, per setting\n\n"
+            "F1 (SCoTD Table 2b): a CoT student beats label-only. F7 (Wadhwa Table 1): CoT after the label ≥ CoT "
+            "before > no CoT. *Shown*: p < 0.05 in the paper's direction (differences in points, 95% interval over "
+            "seeds then questions; a one-seed screen's interval is over questions only).\n\n"
+            + markdown_table(verdicts, ["setting", "seeds", "F1", "F1_detail", "F7", "F7_detail"]))
     (d / "README.md").write_text(text)
     return d / "README.md"

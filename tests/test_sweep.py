@@ -22,7 +22,33 @@ def test_a_setting_records_each_run_and_resumes(tmp_path, monkeypatch):
     assert rec["provenance"]["models"]["student"] == "smollm2-tiny" and rec["setting"]["budget"]["steps"] == 2
     table = (tmp_path / "results" / "sweep" / "README.md").read_text()
     assert "| tiny-coinflip | coinflip | scripted:0.1 | 16 | 2 | greedy_cot |" in table
+    assert "## The papers' findings, per setting" in table and "| tiny-coinflip | [0] |" in table
     students = sorted((tmp_path / "cache" / "students").iterdir())
     said.clear()
     assert sweep.run_setting(s, log=said.append) == out and said == []       # resumed: nothing trained again
     assert sorted((tmp_path / "cache" / "students").iterdir()) == students
+
+
+def _rows(**conds):
+    from helpers.decode import Prediction
+    return [{"condition": c, "seed": seed, "preds": [Prediction(f"q{i:03d}", "A", "A" if ok else "B", ["x"])
+                                                      for i, ok in enumerate(m[seed])]}
+            for c, m in conds.items() for seed in range(len(m))]
+
+
+def test_findings_say_whether_f1_and_f7_show():
+    import numpy as np
+    rng = np.random.default_rng(0)
+    none = [rng.random(200) < 0.5 for _ in range(3)]
+    cot = [b | (rng.random(200) < 0.6) for b in none]            # strictly more right answers, paired
+    f = sweep.findings(_rows(label_only=none, greedy_cot=cot, scotd=cot, cot_after=none))
+    assert f["F1"] == "shown" and f["F7"] == "not shown"
+    assert "greedy_cot − label_only +" in f["F1_detail"] and "after − none +0.0" in f["F7_detail"]
+    assert sweep.findings(_rows(label_only=none, greedy_cot=cot, cot_after=cot))["F7"] == "shown"
+    between = [b | (rng.random(200) < 0.2) for b in none]        # after beats none, but lies well below before
+    f = sweep.findings(_rows(label_only=none, greedy_cot=cot, cot_after=between))
+    assert f["F7"] == "not shown"
+    assert sweep._better(sweep._vs(_rows(label_only=none, cot_after=between), "cot_after", "label_only"))
+    f = sweep.findings(_rows(label_only=none, greedy_cot=none))
+    assert f["F1"] == "not shown" and f["F7"] == "not run"
+    assert sweep.findings(_rows(label_only=none))["F1"] == "not run"
