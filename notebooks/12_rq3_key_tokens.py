@@ -155,7 +155,7 @@ for condition, kt in [("label_only", None), ("cot_after", None)] + [(v, variants
 rows = []
 for (condition, seed), (student, (preds,)) in protocol.run_units(P, units).items():
     rows.append(protocol.score(P, student, preds, dev, condition=condition, seed=seed, diagnostics=False))
-for condition in dict(units):
+for condition in dict.fromkeys(c for c, _ in units):
     print(f"{condition:17s}: " + " / ".join(f"{100 * r['accuracy']:.1f}" for r in rows if r["condition"] == condition))
 steps = protocol.check_matched(rows, P.budget)
 
