@@ -205,8 +205,9 @@ def fit(p: Protocol, pairs: Sequence[Any], *, seed: int, info: dict[str, Any] | 
     The training window and the decoding budget are sized from ``pairs`` (:meth:`Protocol.train_config`,
     :func:`decode_budget`): a student is never trained on a cut-off target nor decoded with fewer tokens
     than its longest training completion (masked rationales, for one, are far longer than intact ones)."""
-    from .train import token_lengths, train_student
-    lengths = token_lengths(p.student, pairs)
+    from .train import longest, pair_token_counts, train_student
+    counts = pair_token_counts(p.student, pairs)      # tokenized once: sizes the window, then checked in training
+    lengths = longest(counts)
     cfg = p.train_config(seed, longest_pair=lengths["max_pair_tokens"],
                          longest_completion=lengths["max_completion_tokens"])
     dev_eval = None
@@ -219,7 +220,8 @@ def fit(p: Protocol, pairs: Sequence[Any], *, seed: int, info: dict[str, Any] | 
         dev_eval = dev_accuracy(list(heldout), max_new_tokens=cfg.eval_max_new_tokens,
                                 stop_at_answer=bool(cond) and _answer_first(cond))
     student = train_student(p.student, pairs, cfg, dev_eval=dev_eval,
-                            info={"task": p.task, "budget": asdict(p.budget), **(info or {})}, progress=progress)
+                            info={"task": p.task, "budget": asdict(p.budget), **(info or {})}, progress=progress,
+                            token_counts=counts)
     for k, v in lengths.items():      # students trained before these were recorded
         student.meta.setdefault(k, v)
     return student

@@ -41,6 +41,12 @@ class Setting:
     n_heldout: int = 64
     n_diag_train: int = 32
 
+    @classmethod
+    def from_record(cls, d: dict[str, Any]) -> "Setting":
+        """The setting a run record's ``setting`` field (``asdict``) describes."""
+        return cls(**{**d, "budget": Budget(**d["budget"]), "seeds": tuple(d["seeds"]),
+                      "conditions": tuple(d["conditions"])})
+
     def protocol(self) -> Protocol:
         return Protocol(task=self.task, student=self.student, budget=self.budget, seeds=self.seeds,
                         n_train=self.n_train, eval_limit=self.eval_limit, lora=self.lora,
@@ -105,6 +111,8 @@ def run_setting(s: Setting, *, log=print) -> list[dict[str, Any]]:
     dev = P.eval_examples(proto)
     corpus = _corpus(s, train, heldout)
     train_corpus = only_questions(corpus, train)
+    majority = P.majority_baseline(train, dev)
+
     def record(cond: str, seed: int) -> Path:
         return sweep_dir() / "runs" / f"{s.name}__{cond}__s{seed}.json"
 
@@ -117,7 +125,7 @@ def run_setting(s: Setting, *, log=print) -> list[dict[str, Any]]:
     for (cond, seed), (student, (preds, *_)) in P.run_units(proto, units, progress=False).items():
         row = P.score(proto, student, preds, dev, condition=cond, seed=seed, train=train, heldout=heldout,
                       pairs_for=P.answer_pairs(corpus, cond))
-        rec = stamp({"setting": asdict(s), "setting_name": s.name, **row}, profile={"name": "sweep"},
+        rec = stamp({"setting": asdict(s), "setting_name": s.name, **row, "majority": majority}, profile={"name": "sweep"},
                     models={"student": s.student, "teacher": s.teacher},
                     data={"task": s.task, "n_train": len(train), "n_eval": len(dev)}, seed=seed)
         write_record(record(cond, seed), rec)
@@ -140,6 +148,18 @@ class _Pred:
 ALPHA = 0.05
 
 
+def _majority(rs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The majority-class row of a setting: stored in its run records (since it was added), else
+    recomputed from the setting they record (its training questions and evaluation split)."""
+    stored = next((r["majority"] for r in rs if r.get("majority")), None)
+    if stored is not None:
+        return dict(stored)
+    from . import protocol as P
+    proto = Setting.from_record(rs[0]["setting"]).protocol()
+    train, _ = P.split_train(proto)
+    return P.majority_baseline(train, P.eval_examples(proto))
+
+
 def _vs(rows: Sequence[dict[str, Any]], cond: str, base: str) -> dict[str, Any] | None:
     """``cond`` against ``base`` on the same seeds and questions (protocol.summarize), or None if either is absent."""
     from .protocol import summarize
@@ -147,6 +167,11 @@ def _vs(rows: Sequence[dict[str, Any]], cond: str, base: str) -> dict[str, Any] 
     if {r["condition"] for r in pick} != {cond, base}:
         return None
     return next(s for s in summarize(pick, baseline=base) if s["condition"] == cond)
+
+
+def _vs_label_only(summary: Sequence[dict[str, Any]], cond: str) -> dict[str, Any] | None:
+    """``cond``'s row of a label-only-baselined summary, or None if ``cond`` or label-only was not run."""
+    return next((s for s in summary if s["condition"] == cond and "diff" in s), None)
 
 
 def _text(name: str, s: dict[str, Any] | None) -> str:
@@ -160,16 +185,21 @@ def _better(s: dict[str, Any] | None) -> bool:
     return s is not None and "diff" in s and s["diff"] > 0 and s["p_value"] < ALPHA
 
 
-def findings(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def findings(rows: Sequence[dict[str, Any]], summary: Sequence[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The papers' two headline findings on one setting's per-seed rows (points, paired over seeds and
     questions as in :func:`helpers.protocol.summarize`; shown = p < 0.05 in the paper's direction):
 
     * **F1** (SCoTD Table 2b): a CoT student (``greedy_cot`` and/or ``scotd``) beats ``label_only``;
     * **F7** (Wadhwa Table 1): CoT after the label ≥ CoT before > no CoT — ``greedy_cot`` (before) and
-      ``cot_after`` each beat ``label_only``, and ``cot_after`` is not significantly below ``greedy_cot``."""
-    f1 = {c: _vs(rows, c, "label_only") for c in ("greedy_cot", "scotd")}
+      ``cot_after`` each beat ``label_only``, and ``cot_after`` is not significantly below ``greedy_cot``.
+
+    ``summary``: ``protocol.summarize(rows, baseline="label_only")`` if the caller has it (not recomputed)."""
+    from .protocol import summarize
+    if summary is None:
+        summary = summarize(rows, baseline="label_only")
+    f1 = {c: _vs_label_only(summary, c) for c in ("greedy_cot", "scotd")}
     f1_run = {c: s for c, s in f1.items() if s is not None}
-    before, after = f1["greedy_cot"], _vs(rows, "cot_after", "label_only")
+    before, after = f1["greedy_cot"], _vs_label_only(summary, "cot_after")
     after_before = _vs(rows, "cot_after", "greedy_cot")
     f7_run = None not in (before, after, after_before)
     f7 = (f7_run and _better(before) and _better(after)
@@ -185,7 +215,8 @@ def findings(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 def write_table() -> Path:
     """``results/sweep/README.md`` (+ ``summary.json``) from every run record present: one row per setting
-    and condition, then the F1/F7 verdict of each setting (:func:`findings`)."""
+    and condition plus the setting's majority-class row, then the F1/F7 verdict of each setting
+    (:func:`findings`)."""
     from .protocol import summarize
     from .results import markdown_table, write_record
     runs = load_runs()
@@ -193,18 +224,17 @@ def write_table() -> Path:
     for r in runs:
         r = dict(r, preds=[_Pred(d) for d in r["preds"]])
         by_setting.setdefault(r["setting_name"], []).append(r)
-    verdicts = []
+    verdicts, rows = [], []
     for name, rs in by_setting.items():
-        try:
-            verdicts.append({"setting": name, "seeds": sorted({r["seed"] for r in rs}), **findings(rs)})
-        except ValueError as e:
-            verdicts.append({"setting": name, "F1": "?", "F7": "?", "F1_detail": str(e), "F7_detail": ""})
-    rows = []
-    for name, rs in by_setting.items():
+        seeds = sorted({r["seed"] for r in rs})
         try:
             summ = summarize(rs, baseline="label_only")
+            verdicts.append({"setting": name, "seeds": seeds, **findings(rs, summ)})
         except ValueError as e:
             summ = [{"condition": "?", "error": str(e)}]
+            verdicts.append({"setting": name, "seeds": seeds, "F1": "?", "F7": "?", "F1_detail": str(e),
+                             "F7_detail": ""})
+        summ = [_majority(rs), *summ]
         for x in summ:
             x["setting"] = name
             x["task"] = rs[0]["setting"]["task"]

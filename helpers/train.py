@@ -168,12 +168,16 @@ def _completion_lengths(tokenizer: Any, pairs: Sequence[Pair]) -> list[tuple[int
     return out
 
 
-def check_pairs(tokenizer: Any, pairs: Sequence[Pair], max_seq_len: int) -> dict[str, int]:
+def check_pairs(tokenizer: Any, pairs: Sequence[Pair], max_seq_len: int, *,
+                counts: Sequence[tuple[int, int]] | None = None) -> dict[str, int]:
     """Refuse pairs whose completion would be fully masked (prompt alone fills ``max_seq_len``, or an
-    empty completion); count completions that truncation shortens. Returns token statistics."""
+    empty completion); count completions that truncation shortens. Returns token statistics.
+    ``counts``: the pairs' :func:`pair_token_counts`, when the caller has them (not tokenized again)."""
     if not pairs:
         raise ValueError("no training pairs (empty corpus, or every sample filtered out)")
-    lens = _completion_lengths(tokenizer, pairs)
+    if counts is not None and len(counts) != len(pairs):
+        raise ValueError(f"counts has {len(counts)} entries for {len(pairs)} pairs: pass pair_token_counts(pairs)")
+    lens = list(counts) if counts is not None else _completion_lengths(tokenizer, pairs)
     n_cut = 0
     for i, (p, (n_prompt, n_full)) in enumerate(zip(pairs, lens)):
         if not p.completion.strip():
@@ -188,23 +192,26 @@ def check_pairs(tokenizer: Any, pairs: Sequence[Pair], max_seq_len: int) -> dict
     return {"n_pairs": len(pairs), "n_truncated": n_cut,
             "tokens": sum(min(f, max_seq_len) for _, f in lens),
             "completion_tokens": sum(max(0, min(f, max_seq_len) - n) for n, f in lens),
-            **_longest(lens)}
+            **longest(lens)}
 
 
-def _longest(lens: Sequence[tuple[int, int]]) -> dict[str, int]:
-    return {"max_pair_tokens": max(f for _, f in lens), "max_completion_tokens": max(f - n for n, f in lens)}
+def longest(counts: Sequence[tuple[int, int]]) -> dict[str, int]:
+    """The longest pair (prompt + completion + EOS) and the longest completion (+ EOS) of
+    :func:`pair_token_counts`."""
+    return {"max_pair_tokens": max(f for _, f in counts), "max_completion_tokens": max(f - n for n, f in counts)}
 
 
-def token_lengths(student: str, pairs: Sequence[Pair]) -> dict[str, int]:
-    """The longest pair (prompt + completion + EOS) and the longest completion (+ EOS) of ``pairs`` in
-    ``student``'s tokens, as the trainer will count them (the reserved filler as the one token it becomes)."""
+def pair_token_counts(student: str, pairs: Sequence[Pair]) -> list[tuple[int, int]]:
+    """(prompt tokens, prompt + completion + EOS tokens) of each pair in ``student``'s tokens, as the
+    trainer will count them (the reserved filler as the one token it becomes); hand them to
+    :func:`train_student` (``token_counts=``) so the pairs are not tokenized twice."""
     from .models import load_tokenizer
     if not pairs:
         raise ValueError("no training pairs (empty corpus, or every sample filtered out)")
     tok = load_tokenizer(student)
     if _uses_reserved_filler(pairs) and RESERVED_FILLER not in tok.get_vocab():
         tok.add_tokens([RESERVED_FILLER])
-    return _longest(_completion_lengths(tok, pairs))
+    return _completion_lengths(tok, pairs)
 
 
 def _uses_reserved_filler(pairs: Sequence[Pair]) -> bool:
@@ -513,7 +520,8 @@ def _train_with_attention(trainer: Any, impl: str) -> None:
 
 def train_student(student: str, pairs: Sequence[Pair], cfg: TrainConfig, *, model_and_tokenizer: Any = None,
                   dev_eval: Callable[[Any, Any], float] | None = None, cache: bool = True, force: bool = False,
-                  info: dict[str, Any] | None = None, progress: bool = False) -> Student:
+                  info: dict[str, Any] | None = None, progress: bool = False,
+                  token_counts: Sequence[tuple[int, int]] | None = None) -> Student:
     """Fine-tune ``student`` (registry name, local dir or hub id) on ``pairs``; return the cached student.
 
     ``model_and_tokenizer``: an already loaded ``(tokenizer, model)`` of ``student`` to train *in place*
@@ -521,7 +529,8 @@ def train_student(student: str, pairs: Sequence[Pair], cfg: TrainConfig, *, mode
     tokenizer) -> accuracy`` enables early stopping when ``cfg.eval_every > 0``, e.g.
     ``helpers.decode.dev_accuracy(dev[:cfg.n_dev_eval], max_new_tokens=cfg.eval_max_new_tokens)``.
     ``info`` (task, corpus, condition, …) is stored in the metadata. With ``cache=False`` nothing is
-    looked up (the result is still saved). Temporary folders left by killed runs are removed first."""
+    looked up (the result is still saved). ``token_counts``: the pairs' :func:`pair_token_counts` if the
+    caller has them. Temporary folders left by killed runs are removed first."""
     remove_stale_tmp(students_dir())
     key = student_key(student, pairs, cfg)
     final = students_dir() / key
@@ -542,7 +551,7 @@ def train_student(student: str, pairs: Sequence[Pair], cfg: TrainConfig, *, mode
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     added_filler = _ensure_filler(tok, model, pairs)
-    stats = check_pairs(tok, pairs, cfg.max_seq_len)
+    stats = check_pairs(tok, pairs, cfg.max_seq_len, counts=token_counts)
 
     use_bf16 = bf16_supported() if cfg.bf16 is None else cfg.bf16
     tmp = final.with_name(f"{key}.tmp-{os.getpid()}")

@@ -138,7 +138,7 @@ def test_long_targets_get_a_wide_window_and_a_decode_budget_that_holds_them(tmp_
     monkeypatch.setenv("COTLAB_CACHE", str(tmp_path / "cache"))
     from helpers import config, targets
     from helpers.models import load_tokenizer
-    from helpers.train import _completion_lengths, token_lengths
+    from helpers.train import _completion_lengths, longest as longest_of, pair_token_counts
     prof = get_profile("smoke")
     p = P.replace(prof.protocol(), max_seq_len=96)
     s = P.setup(p, teacher=prof.teacher, n_samples=1)
@@ -146,7 +146,8 @@ def test_long_targets_get_a_wide_window_and_a_decode_budget_that_holds_them(tmp_
     short = targets.pairs_from_corpus(s.train_corpus, "label_only", seed=0)
     tok = load_tokenizer(p.student)
     full = _completion_lengths(tok, masked)
-    longest = token_lengths(p.student, masked)
+    assert pair_token_counts(p.student, masked) == full
+    longest = longest_of(full)
     assert longest == {"max_pair_tokens": max(f for _, f in full),
                        "max_completion_tokens": max(f - n for n, f in full)}
     assert longest["max_completion_tokens"] > p.max_new_tokens and longest["max_pair_tokens"] > p.max_seq_len
@@ -166,9 +167,12 @@ def test_long_targets_get_a_wide_window_and_a_decode_budget_that_holds_them(tmp_
     assert P.decode_budget(p, plain) == p.max_new_tokens
 
 
-def test_token_lengths_count_the_reserved_filler_as_one_token():
+def test_token_counts_count_the_reserved_filler_as_one_token():
     from helpers.targets import RESERVED_FILLER, Pair
-    from helpers.train import token_lengths
+    from helpers.train import longest, pair_token_counts
+
+    def token_lengths(student, pairs):
+        return longest(pair_token_counts(student, pairs))
     student = get_profile("smoke").student
     one = token_lengths(student, [Pair("Q: x\nA:", f" {RESERVED_FILLER} So the answer is (a).", "filler", "q0", "A")])
     many = token_lengths(student, [Pair("Q: x\nA:", f" {RESERVED_FILLER * 5} So the answer is (a).", "filler",

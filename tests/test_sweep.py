@@ -23,10 +23,22 @@ def test_a_setting_records_each_run_and_resumes(tmp_path, monkeypatch):
     table = (tmp_path / "results" / "sweep" / "README.md").read_text()
     assert "| tiny-coinflip | coinflip | scripted:0.1 | 16 | 2 | greedy_cot |" in table
     assert "## The papers' findings, per setting" in table and "| tiny-coinflip | [0] |" in table
+    # the majority-class row beside the setting's conditions (recomputed identically for old records: below)
+    maj = rec["majority"]
+    assert maj["condition"] == "majority class" and maj["n"] == 6
+    row = next(line for line in table.splitlines() if "| majority class |" in line)
+    assert row.startswith("| tiny-coinflip | coinflip | scripted:0.1 | 16 | 2 | majority class |")
     students = sorted((tmp_path / "cache" / "students").iterdir())
     said.clear()
     assert sweep.run_setting(s, log=said.append) == out and said == []       # resumed: nothing trained again
     assert sorted((tmp_path / "cache" / "students").iterdir()) == students
+    # records written before the majority row was stored: recomputed from the setting they record, identically
+    for p in runs:
+        old = json.loads(p.read_text())
+        del old["majority"]
+        p.write_text(json.dumps(old))
+    sweep.write_table()
+    assert (tmp_path / "results" / "sweep" / "README.md").read_text() == table
 
 
 def _rows(**conds):

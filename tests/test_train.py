@@ -162,6 +162,11 @@ def test_check_pairs_refuses_a_completion_that_would_be_fully_masked(smollm):
         check_pairs(tok, pairs, max_seq_len=20)
     stats = check_pairs(tok, pairs, max_seq_len=256)
     assert stats["n_truncated"] == 0 and stats["completion_tokens"] >= 8
+    # counts the caller already has (protocol.fit's pair_token_counts) give the same statistics untokenized
+    from helpers.train import _completion_lengths
+    assert check_pairs(tok, pairs, max_seq_len=256, counts=_completion_lengths(tok, pairs)) == stats
+    with pytest.raises(ValueError, match="counts has 0 entries"):
+        check_pairs(tok, pairs, max_seq_len=256, counts=[])
 
 
 @pytest.mark.parametrize("cond", sorted(CONDITIONS))
