@@ -125,8 +125,8 @@ def run_setting(s: Setting, *, log=print) -> list[dict[str, Any]]:
     for (cond, seed), (student, (preds, *_)) in P.run_units(proto, units, progress=False).items():
         row = P.score(proto, student, preds, dev, condition=cond, seed=seed, train=train, heldout=heldout,
                       pairs_for=P.answer_pairs(corpus, cond))
-        rec = stamp({"setting": asdict(s), "setting_name": s.name, **row, "majority": majority}, profile={"name": "sweep"},
-                    models={"student": s.student, "teacher": s.teacher},
+        rec = stamp({"setting": asdict(s), "setting_name": s.name, **row, "majority": majority},
+                    profile={"name": "sweep"}, models={"student": s.student, "teacher": s.teacher},
                     data={"task": s.task, "n_train": len(train), "n_eval": len(dev)}, seed=seed)
         write_record(record(cond, seed), rec)
         log(f"{s.name} {cond} seed {seed}: {row['accuracy']:.3f} "
