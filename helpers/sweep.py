@@ -185,6 +185,40 @@ def _better(s: dict[str, Any] | None) -> bool:
     return s is not None and "diff" in s and s["diff"] > 0 and s["p_value"] < ALPHA
 
 
+POWER = 0.8
+
+
+def gap(s: dict[str, Any] | None) -> dict[str, Any] | None:
+    """How far a comparison (a :func:`_vs` row) is from showing, by extrapolation: the minimal detectable
+    difference ``mde`` (two-sided α = 0.05, power 0.8, from the width of its 95% interval: SE = width /
+    3.92), and — if the observed difference points the paper's way — the factor by which the sample
+    (seeds × questions) would have to grow for that difference to reach the MDE, assuming the interval
+    narrows as 1/√sample, with the CPU-hours of the students that would take at this setting's
+    measured training time. ``None`` for a comparison not run or without spread."""
+    from scipy.stats import norm
+    if s is None or "diff" not in s or s["diff_ci_high"] <= s["diff_ci_low"]:
+        return None
+    z = norm.ppf(1 - ALPHA / 2)
+    mde = (z + norm.ppf(POWER)) * (s["diff_ci_high"] - s["diff_ci_low"]) / (2 * z)
+    out: dict[str, Any] = {"mde": mde, "factor": None, "cpu_hours": None}
+    if s["diff"] > 0:
+        out["factor"] = max(1.0, (mde / s["diff"]) ** 2)
+        if s.get("train_seconds"):
+            out["cpu_hours"] = out["factor"] * 2 * len(s["seeds"]) * s["train_seconds"] / 3600
+    return out
+
+
+def _gap_text(name: str, s: dict[str, Any] | None) -> str:
+    g = gap(s)
+    if g is None:
+        return f"{name}: –"
+    text = f"{name}: MDE {100 * g['mde']:.1f}"
+    if g["factor"] is None:
+        return text + f" (observed {100 * s['diff']:+.1f}: not the paper's direction — more data would not show it)"
+    text += f"; at the observed {100 * s['diff']:+.1f}, ≈ {g['factor']:.0f}× the sample"
+    return text + (f" (≈ {g['cpu_hours']:.0f} CPU-h of training)" if g["cpu_hours"] is not None else "")
+
+
 def findings(rows: Sequence[dict[str, Any]], summary: Sequence[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The papers' two headline findings on one setting's per-seed rows (points, paired over seeds and
     questions as in :func:`helpers.protocol.summarize`; shown = p < 0.05 in the paper's direction):
@@ -204,12 +238,19 @@ def findings(rows: Sequence[dict[str, Any]], summary: Sequence[dict[str, Any]] |
     f7_run = None not in (before, after, after_before)
     f7 = (f7_run and _better(before) and _better(after)
           and not (after_before["diff"] < 0 and after_before["p_value"] < ALPHA))
+    f1_shown = any(_better(s) for s in f1_run.values())
+    f7_gaps = [_gap_text(n, x) for n, x in (("before − none", before), ("after − none", after)) if not _better(x)]
+    if f7_run and after_before["diff"] < 0 and after_before["p_value"] < ALPHA:
+        f7_gaps.append("after − before: significantly below (the paper's order reversed)")
     return {
-        "F1": "not run" if not f1_run else "shown" if any(_better(s) for s in f1_run.values()) else "not shown",
+        "F1": "not run" if not f1_run else "shown" if f1_shown else "not shown",
         "F1_detail": "; ".join(_text(f"{c} − label_only", s) for c, s in f1_run.items()),
+        "F1_gap": "" if f1_shown or not f1_run else "; ".join(_gap_text(f"{c} − label_only", s)
+                                                                for c, s in f1_run.items()),
         "F7": "not run" if not f7_run else "shown" if f7 else "not shown",
         "F7_detail": "; ".join([_text("before − none", before), _text("after − none", after),
                                 _text("after − before", after_before)]),
+        "F7_gap": "; ".join(f7_gaps) if f7_run and not f7 else "",
     }
 
 
@@ -233,7 +274,7 @@ def write_table() -> Path:
         except ValueError as e:
             summ = [{"condition": "?", "error": str(e)}]
             verdicts.append({"setting": name, "seeds": seeds, "F1": "?", "F7": "?", "F1_detail": str(e),
-                             "F7_detail": ""})
+                             "F7_detail": "", "F1_gap": "", "F7_gap": ""})
         summ = [_majority(rs), *summ]
         for x in summ:
             x["setting"] = name
@@ -253,7 +294,15 @@ def write_table() -> Path:
             + "\n\n## The papers' findings, per setting\n\n"
             "F1 (SCoTD Table 2b): a CoT student beats label-only. F7 (Wadhwa Table 1): CoT after the label ≥ CoT "
             "before > no CoT. *Shown*: p < 0.05 in the paper's direction (differences in points, 95% interval over "
-            "seeds then questions; a one-seed screen's interval is over questions only).\n\n"
-            + markdown_table(verdicts, ["setting", "seeds", "F1", "F1_detail", "F7", "F7_detail"]))
+            "seeds then questions; a one-seed screen's interval is over questions only). *How far* (where not "
+            "shown, by extrapolation): the minimal detectable difference (MDE; α = 0.05, power 0.8, from the "
+            "interval's width) and, for a difference in the paper's direction, how many times the sample "
+            "(seeds × questions) it would take for the observed difference to reach the MDE, assuming the "
+            "interval narrows as 1/√sample (an evaluation split cannot grow past its full size: then only "
+            "seeds can), with the CPU-hours of training that many students would take at the measured rate.\n\n"
+            + markdown_table(verdicts, ["setting", "seeds", "F1", "F1_detail", "F7", "F7_detail"])
+            + "\n\n### How far each unshown finding is\n\n"
+            + markdown_table([v for v in verdicts if v.get("F1_gap") or v.get("F7_gap")],
+                             ["setting", "F1_gap", "F7_gap"]))
     (d / "README.md").write_text(text)
     return d / "README.md"

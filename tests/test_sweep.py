@@ -64,3 +64,26 @@ def test_findings_say_whether_f1_and_f7_show():
     f = sweep.findings(_rows(label_only=none, greedy_cot=none))
     assert f["F1"] == "not shown" and f["F7"] == "not run"
     assert sweep.findings(_rows(label_only=none))["F1"] == "not run"
+
+
+def test_how_far_an_unshown_finding_is():
+    """The MDE from the interval's width (power 0.8, α 0.05), the sample factor that would bring the observed
+    difference to it, and the training CPU-hours of that many students; nothing for the wrong direction."""
+    import numpy as np
+    import pytest
+    g = sweep.gap({"diff": 0.02, "diff_ci_low": -0.04, "diff_ci_high": 0.08, "seeds": [0, 1, 2],
+                   "train_seconds": 300.0})
+    assert g["mde"] == pytest.approx((1.959964 + 0.841621) * 0.12 / (2 * 1.959964), rel=1e-5)
+    assert g["factor"] == pytest.approx((g["mde"] / 0.02) ** 2) and 18 < g["factor"] < 19
+    assert g["cpu_hours"] == pytest.approx(g["factor"] * 2 * 3 * 300 / 3600)
+    assert sweep.gap({"diff": -0.01, "diff_ci_low": -0.05, "diff_ci_high": 0.03, "seeds": [0]})["factor"] is None
+    assert sweep.gap(None) is None
+    rng = np.random.default_rng(1)
+    none = [rng.random(200) < 0.5 for _ in range(3)]
+    worse = [b & (rng.random(200) < 0.7) for b in none]           # CoT after strictly below no CoT
+    f = sweep.findings(_rows(label_only=none, greedy_cot=none, cot_after=worse))
+    assert f["F1"] == "not shown" and f["F7"] == "not shown"
+    assert "greedy_cot − label_only: –" in f["F1_gap"]            # identical answers: no spread to extrapolate
+    assert "after − none: MDE" in f["F7_gap"] and "not the paper's direction" in f["F7_gap"]
+    shown = sweep.findings(_rows(label_only=none, greedy_cot=[b | (rng.random(200) < 0.6) for b in none]))
+    assert shown["F1"] == "shown" and shown["F1_gap"] == ""
