@@ -38,7 +38,8 @@
 #
 # **Here.** Attributions come from the CoT-*before* student of the first seed (it reads the rationale,
 # then writes the label — exactly the quantity IG needs: d log p(gold label) / d rationale token, over a
-# baseline where the rationale tokens are replaced by the padding token; `helpers.analysis`). The
+# baseline where the rationale tokens are replaced by a blank (`analysis.IG_BASELINE`; not the padding
+# token, from which the path to the rationale falls off cliffs that 64 steps cannot integrate). The
 # word-vector variant replaces each IG key word by one of its nearest GloVe neighbours (same count and
 # position, meaning moved away; `gensim`); the paper's own variant, the words nearest the *label*, is shown
 # too. Human-marked tokens exist in the data only for CSQA (CoS-E highlights of the question): on other
@@ -82,6 +83,9 @@ atts = analysis.attribute_rationales(attributor, items, n_steps=W.ig_steps, inte
 err = analysis.completeness_error(list(atts.values()))
 print(f"{len(atts)} rationales attributed with {W.ig_steps} IG steps; median completeness error "
       f"{100 * err:.1f}% of f(input) − f(baseline)")
+if err > 0.1:
+    print(f"WARNING: the attributions do not add up to the output difference (median error {100 * err:.0f}%): "
+          f"the top-{W.top_k} words are not trustworthy — raise ig_steps in the profile")
 
 # %% [markdown]
 # One rationale, word by word: the bar is the word's attribution to log p(gold label); the top-k words

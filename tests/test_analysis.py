@@ -163,9 +163,11 @@ def _check_ig(tok, model, n_steps, internal_batch_size, rel):
         handle.remove()
     # the memory bound: captum never ran more than internal_batch_size interpolated sequences at once
     assert max(sizes) <= internal_batch_size and sum(sizes) >= n_steps
-    # f(input) and f(baseline) recomputed here: the baseline is the rationale's tokens replaced by <pad>
+    # f(input) and f(baseline) recomputed here: the baseline is the rationale's tokens replaced by a blank
     ids, target = A.label_context(tok, COIN, RATIONALE)
-    base = [tok.pad_token_id if i >= len(ids) - len(att.tokens) - 5 and i < len(ids) - 5 else t
+    [blank] = tok(A.IG_BASELINE, add_special_tokens=False)["input_ids"]
+    assert att.baseline_token == tok.convert_ids_to_tokens(blank)
+    base = [blank if i >= len(ids) - len(att.tokens) - 5 and i < len(ids) - 5 else t
             for i, t in enumerate(ids)]                   # the rationale sits before " So the answer is ("
     assert tok.decode(ids[len(ids) - len(att.tokens) - 5:len(ids) - 5]).strip() == RATIONALE
     assert att.f_input == pytest.approx(_log_p(model, ids, target), abs=1e-4)
@@ -185,6 +187,8 @@ def _check_ig(tok, model, n_steps, internal_batch_size, rel):
 def test_integrated_gradients_are_complete_and_batch_bounded(tiny):
     tok, model = tiny
     _check_ig(tok, model, n_steps=24, internal_batch_size=5, rel=1e-2)
+    with pytest.raises(ValueError, match="IG baseline ' the cat' is 2 tokens"):
+        A.rationale_attributions(model, tok, COIN, RATIONALE, n_steps=2, baseline=" the cat")
 
 
 def test_top_k_tokens_keep_rationale_order():
