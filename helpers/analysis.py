@@ -399,6 +399,8 @@ def rationale_attributions(model: Any, tokenizer: Any, ex: Example, rationale: s
     attributions sum to ``f(input) − f(baseline)``. ``n_steps`` Gauss–Legendre points;
     ``internal_batch_size`` bounds how many interpolated sequences go through the model at once (memory
     stays flat in ``n_steps``). Check ``delta`` (:func:`completeness_error`) before trusting a ranking."""
+    import copy
+
     import torch
     from captum.attr import LayerIntegratedGradients
 
@@ -414,11 +416,25 @@ def rationale_attributions(model: Any, tokenizer: Any, ex: Example, rationale: s
     x = torch.tensor([ids], device=model.device)
     b = x.clone()
     b[0, pos] = blank
+    # The prompt before the rationale is the same in the input, the baseline and every point between:
+    # its keys and values are computed once and every interpolated sequence starts from them, so IG runs
+    # only the rationale and the answer prefix through the model (the prompt's attributions are zero).
+    p0 = pos[0]
+    with torch.no_grad():
+        prefix = model(input_ids=x[:, :p0], use_cache=True).past_key_values if p0 else None
 
     def f(input_ids):
-        logits = model(input_ids=input_ids, logits_to_keep=1).logits[:, -1].float()
+        cache = None
+        if prefix is not None:
+            cache = copy.deepcopy(prefix)
+            if input_ids.shape[0] > 1:
+                cache.batch_repeat_interleave(input_ids.shape[0])
+        logits = model(input_ids=input_ids, past_key_values=cache, logits_to_keep=1).logits[:, -1].float()
         return torch.log_softmax(logits, -1)[:, target]
 
+    x, b = x[:, p0:], b[:, p0:]
+    pos = [p - p0 for p in pos]
+    ids, offsets = ids[p0:], offsets[p0:]
     lig = LayerIntegratedGradients(f, model.get_input_embeddings())
     # gradients w.r.t. the interpolated embeddings only: with the weights frozen the backward pass skips
     # their gradients (a third of a forward+backward's matmuls); the flags are restored afterwards
