@@ -323,6 +323,9 @@ PROFILES: dict[str, Profile] = {
         downsampling=Downsampling(),  # 08: 6 new students (2 strategies × 3 seeds), full C' is 03's (≈ 40 min)
         contrast=ContrastSet(),       # 06: 128 qwen2.5-0.5b CoTs + 6 students, 200 dev reviews each (≈ 30–40 min)
         unseen=UnseenTask(),          # 07: 6 students on replayed corpora + prompting, 872 SST-2 rows each (≈ 40–45 min)
+        # 12: IG on 300 rationales is most of the notebook's time (64 steps ≈ 75 min with 2 workers); 32 steps keep
+        # the top-15 words of 128 steps (47/48 on 4 rationales) at half the cost
+        wadhwa=Wadhwa(ig_steps=32),
     ),
     "lab": Profile(
         name="lab", student="smollm2-135m", seeds=(0, 1, 2), budget_minutes=8 * 60,
