@@ -278,9 +278,31 @@ def test_attribute_rationales_caches_each_item_and_resumes(tiny, tmp_path, monke
     changed = A.attribute_rationales(FakeStudentHandle(), [(COIN, "Ann flips it, so it is tails up now.")],
                                      n_steps=8, internal_batch_size=4)
     assert len(loads) == 3 and changed["c1"].words[-1] == "now."
-    assert A.completeness_error([both["c1"]]) == pytest.approx(
-        abs(sum(both["c1"].token_scores) - (both["c1"].f_input - both["c1"].f_baseline))
-        / abs(both["c1"].f_input - both["c1"].f_baseline))
+    a = both["c1"]
+    assert A.completeness_error([a], min_effect=0.0) == pytest.approx(
+        abs(sum(a.token_scores) - (a.f_input - a.f_baseline)) / abs(a.f_input - a.f_baseline))
+
+
+def _att(f_input, f_baseline, scores):
+    return A.Attribution(words=["w"] * len(scores), word_scores=list(scores), tokens=["t"] * len(scores),
+                         token_scores=list(scores), f_input=f_input, f_baseline=f_baseline,
+                         delta=sum(scores) - (f_input - f_baseline), baseline_token=" ", n_steps=8,
+                         internal_batch_size=4)
+
+
+def test_completeness_judges_rationales_that_barely_move_the_label_by_absolute_error():
+    """A relative error of a near-zero difference divides by almost nothing: those items are left out of the
+    relative median (and counted in the absolute one), so three close attributions of real effects are not
+    outvoted by three tiny ones that are off by 0.01 nats (100% of their difference)."""
+    big = [_att(-0.2, -1.2, [0.5, 0.45]), _att(-0.1, -0.6, [0.3, 0.23]), _att(-0.5, -0.9, [0.2, 0.216])]
+    tiny = [_att(-0.70, -0.71, [0.01, 0.01]), _att(-0.69, -0.70, [0.0, 0.02]), _att(-0.6, -0.61, [0.02, 0.0])]
+    c = A.completeness(big + tiny)
+    assert c["n"] == 6 and c["n_effect"] == 3
+    assert c["rel_median"] == pytest.approx(0.05)               # errors 0.05/1.0, 0.03/0.5, 0.016/0.4
+    assert c["abs_median"] == pytest.approx(0.013)              # 0.05, 0.03, 0.016, 0.01, 0.01, 0.01
+    assert c["effect_median"] == pytest.approx((0.4 + 0.01) / 2)
+    assert A.completeness_error(big + tiny, min_effect=0.0) > 0.5   # judged relatively, the tiny ones dominate
+    assert math.isnan(A.completeness_error(tiny))               # no item moves the label enough to judge
 
 
 def test_attribute_rationales_in_two_workers_matches_one_process(tiny, tmp_path, monkeypatch):
