@@ -79,6 +79,13 @@ GRIDS: dict[str, list[Setting]] = {
         Setting("quarel-gpt3-all-s400", "quarel", "replay:mario_gpt3", n_train=None,
                 budget=Budget(steps=400, lr=1e-4), max_seq_len=320),
     ],
+    # a second paper task: CSQA (5 choices) + PaLM-540B's released CoTs (one per question, so SCoTD = Greedy-CoT);
+    # QuaRel's screen budget, all 1221 dev questions; label-only, CoT before and after the label (F1 and F7)
+    "csqa-screen": [
+        Setting("csqa-palm-n500-s200", "csqa", "replay:palm_distilling_step_by_step", n_train=500, n_samples=1,
+                budget=Budget(steps=200, lr=1e-4), conditions=("label_only", "greedy_cot", "cot_after"),
+                max_seq_len=320),
+    ],
 }
 
 
