@@ -11,8 +11,8 @@ examples in, per-layer or per-token numbers out; notebooks 10–12 plot them. Se
   read from every layer's residual stream through the final norm and unembedding (nostalgebraist
   2020), or through a *tuned lens* (Belrose et al. 2023): :func:`train_tuned_lens` trains the
   ``tuned-lens`` package's ``TunedLens`` (one affine translator per layer) on the student's own
-  training texts; :func:`layer_kl` measures KL(final ‖ lens) per layer. :func:`mean_band` and
-  :func:`paired_difference` summarise the curves.
+  training texts; :func:`layer_kl` measures KL(final ‖ lens) per layer. :func:`helpers.stats.column_band` and
+  :func:`helpers.stats.item_difference` summarise the curves.
 * **Attribution** (RQ3 Table 3) — :func:`rationale_attributions`: integrated gradients (captum,
   bounded ``internal_batch_size``) of the gold label's log-probability over a CoT-before student's
   rationale tokens; :func:`top_k_tokens` keeps the top 15 words in rationale order.
@@ -202,7 +202,7 @@ def lens_confidence(model: Any, tokenizer: Any, items: Sequence[Any], lens: Any 
     """Per item, per layer (0 = embeddings, …, L = the model's output), the probability of the gold label
     token at the label position, read through ``lens`` (a ``tuned_lens.nn.TunedLens``, e.g. from
     :func:`train_tuned_lens`) or, with ``lens=None``, through the logit lens — RQ1 Fig. 2. Returns an
-    items × (L+1) list of lists (``np.mean(…, axis=0)`` is the curve; :func:`mean_band` adds an
+    items × (L+1) list of lists (``np.mean(…, axis=0)`` is the curve; :func:`helpers.stats.column_band` adds an
     interval). The last column is the model's own probability whatever the lens.
 
     ``items``: ``(example, before)`` from :func:`label_position_items`, :class:`Example` s (nothing
@@ -219,36 +219,6 @@ def lens_confidence(model: Any, tokenizer: Any, items: Sequence[Any], lens: Any 
             curves.append([float(torch.softmax(_decode(model, h[0, -1], i, lens, logits[0, -1]).float(), -1)[target])
                            for i, h in enumerate(hs)])
     return curves
-
-
-def mean_band(m: Any, confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0) -> dict[str, list[float]]:
-    """Column means of an items × layers matrix (:func:`lens_confidence`) with a percentile bootstrap
-    interval over items (rows resampled together, so layers keep their pairing): ``{"mean", "lo", "hi"}``."""
-    import numpy as np
-
-    m = np.asarray(m, dtype=float)
-    rng = np.random.default_rng(seed)
-    boot = m[rng.integers(0, len(m), size=(n_resamples, len(m)))].mean(axis=1)    # resamples × layers
-    a = (1 - confidence) / 2
-    return {"mean": m.mean(axis=0).tolist(), "lo": np.quantile(boot, a, axis=0).tolist(),
-            "hi": np.quantile(boot, 1 - a, axis=0).tolist()}
-
-
-def paired_difference(d: Any, confidence: float = 0.95, n_resamples: int = 9999, seed: int = 0) -> dict[str, Any]:
-    """Per-item paired differences ``d`` (e.g. P(gold) at one layer, CoT student − no-CoT student on the
-    same questions): the mean, a percentile bootstrap interval, and a two-sided sign-flip permutation
-    test of mean 0 (``scipy.stats.permutation_test``)."""
-    import numpy as np
-    from scipy import stats
-
-    d = np.asarray(d, dtype=float)
-    rng = np.random.default_rng(seed)
-    boot = d[rng.integers(0, len(d), size=(2000, len(d)))].mean(axis=1)
-    a = (1 - confidence) / 2
-    p = stats.permutation_test((d,), np.mean, permutation_type="samples", n_resamples=n_resamples,
-                               alternative="two-sided", rng=seed).pvalue
-    return {"mean_diff": float(d.mean()), "diff_ci_low": float(np.quantile(boot, a)),
-            "diff_ci_high": float(np.quantile(boot, 1 - a)), "p_value": float(p), "n_paired": int(len(d))}
 
 
 def _batches(tokenizer: Any, texts: Sequence[str], batch_size: int, max_length: int, device: Any):

@@ -1,9 +1,6 @@
-"""Scoring decoded predictions: accuracy with a bootstrap 95% CI, paired tests, results records.
+"""Scoring decoded predictions: accuracy with its CI, results records. (Every interval and test is in
+:mod:`helpers.stats`; ``accuracy_ci`` and ``mcnemar`` are re-exported here for callers of this module.)
 
-* :func:`accuracy_ci` — accuracy and a percentile-bootstrap 95% CI (``scipy.stats.bootstrap``, seeded).
-* :func:`paired_test` — two conditions on the *same* examples: exact McNemar test
-  (``scipy.stats.binomtest`` on the discordant pairs) and a paired-bootstrap CI of the accuracy
-  difference.
 * :func:`metrics` — accuracy, CI, ``n``, ``no_answer_rate`` (no parseable answer).
 * :func:`results_record` — one record per (condition, task, seed), stamped with profile, models, data
   and git commit (:func:`helpers.provenance.stamp`).
@@ -13,39 +10,15 @@
 from __future__ import annotations
 
 import logging
-import time
-import warnings
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from .decode import Prediction
+from .stats import accuracy_ci, mcnemar  # noqa: F401  (re-exported)
 
 log = logging.getLogger(__name__)
 
-N_BOOT = 10_000
-
-
-def _as_correct(preds: Sequence[Prediction] | Sequence[bool]) -> np.ndarray:
-    return np.array([p.correct if isinstance(p, Prediction) else bool(p) for p in preds], dtype=float)
-
-
-def accuracy_ci(correct: Sequence[bool] | Sequence[Prediction], *, confidence: float = 0.95,
-                n_resamples: int = N_BOOT, seed: int = 0) -> tuple[float, float, float]:
-    """``(accuracy, ci_low, ci_high)``: percentile bootstrap over examples."""
-    from scipy.stats import bootstrap
-
-    x = _as_correct(correct)
-    if x.size == 0:
-        raise ValueError("no predictions to score")
-    acc = float(x.mean())
-    if x.min() == x.max():          # all right or all wrong: every resample has the same mean
-        return acc, acc, acc
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = bootstrap((x,), np.mean, confidence_level=confidence, n_resamples=n_resamples,
-                        method="percentile", rng=np.random.default_rng(seed), vectorized=True)
-    return acc, float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
 def metrics(preds: Sequence[Prediction], *, seed: int = 0) -> dict[str, Any]:
@@ -63,53 +36,6 @@ def metrics(preds: Sequence[Prediction], *, seed: int = 0) -> dict[str, Any]:
         shares = [max(p.votes.values()) / len(p.texts) for p in preds if p.votes]
         out["mean_vote_share"] = float(np.mean(shares)) if shares else 0.0
     return out
-
-
-def _align(a: Sequence[Prediction], b: Sequence[Prediction]) -> tuple[np.ndarray, np.ndarray]:
-    ia = {p.id: p.correct for p in a}
-    ib = {p.id: p.correct for p in b}
-    if set(ia) != set(ib):
-        only_a, only_b = sorted(set(ia) - set(ib))[:3], sorted(set(ib) - set(ia))[:3]
-        raise ValueError(f"paired test needs the same examples: only in A {only_a}…, only in B {only_b}…")
-    ids = sorted(ia)
-    return np.array([ia[i] for i in ids], float), np.array([ib[i] for i in ids], float)
-
-
-def mcnemar(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> dict[str, Any]:
-    """Exact McNemar test on two aligned correctness vectors (same examples, same order).
-
-    ``a_only``: A right and B wrong; ``b_only``: the reverse; ``p_value``: two-sided exact binomial
-    test of ``a_only`` out of the discordant pairs at 0.5 (1.0 when there are none).
-    """
-    from scipy.stats import binomtest
-
-    xa, xb = np.asarray(correct_a, bool), np.asarray(correct_b, bool)
-    if xa.shape != xb.shape:
-        raise ValueError(f"McNemar needs aligned vectors, got {xa.shape} and {xb.shape}")
-    a_only, b_only = int((xa & ~xb).sum()), int((~xa & xb).sum())
-    p = 1.0 if a_only + b_only == 0 else float(binomtest(a_only, a_only + b_only, 0.5).pvalue)
-    return {"n": int(xa.size), "a_only": a_only, "b_only": b_only, "p_value": p}
-
-
-def paired_test(a: Sequence[Prediction], b: Sequence[Prediction], *, n_resamples: int = N_BOOT,
-                seed: int = 0) -> dict[str, Any]:
-    """Compare condition A with B on the same examples (matched by id).
-
-    Returns the accuracy difference A−B with a paired-bootstrap 95% CI, the discordant counts
-    (``a_only``: A right and B wrong; ``b_only``) and the exact McNemar p-value (two-sided binomial
-    test of ``a_only`` out of ``a_only + b_only`` at 0.5).
-    """
-    xa, xb = _align(a, b)
-    mc = mcnemar(xa == 1, xb == 1)
-    n01, n10, p = mc["a_only"], mc["b_only"], mc["p_value"]
-    d = xa - xb
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(d), size=(n_resamples, len(d)))
-    boots = d[idx].mean(axis=1)
-    lo, hi = np.percentile(boots, [2.5, 97.5])
-    return {"n": len(d), "acc_a": float(xa.mean()), "acc_b": float(xb.mean()), "diff": float(d.mean()),
-            "diff_ci_low": float(lo), "diff_ci_high": float(hi), "a_only": n01, "b_only": n10,
-            "mcnemar_p": p}
 
 
 def results_record(*, condition: str, task: str, split: str, seed: int, preds: Sequence[Prediction],

@@ -27,10 +27,12 @@ The stage verbs, in data-flow order, each owning its cache:
   questions (fit) and on the held-out slice (generalisation), the loss on the answer tokens alone,
   the answer distribution, and for CoT students the share of answers whose letter agrees with the
   conclusion of their own rationale;
-* :func:`summarize` — one row per condition: per-seed accuracies, the mean with a 95% interval that
-  includes seed variance (a two-level bootstrap: seeds, then questions), the difference from the
-  baseline condition with its interval, the exact McNemar test per seed and a paired permutation test
-  over questions pooled across seeds; and :func:`majority_baseline` beside it.
+* :func:`summarize` — one row per condition: per-seed accuracies, the mean with a 95% interval over seeds
+  and questions, and against the baseline condition the headline test that honours seed variance
+  (:func:`helpers.stats.seed_test`: the difference, its t interval and p, the signed per-seed differences),
+  the exact McNemar test per seed, and — a secondary column, conditional on the trained students — the
+  paired permutation test over questions; :func:`check_converged` refuses a table whose students hit the
+  step cap instead of converging; :func:`majority_baseline` goes beside every table.
 """
 from __future__ import annotations
 
@@ -42,7 +44,6 @@ import numpy as np
 
 from .config import workers  # noqa: F401  (protocol.workers: how many students run_units runs at once)
 
-N_BOOT = 4000
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,13 @@ class Budget:
     eval_every: int = 0
     patience: int = 10
     threshold: float = 0.02
+    # a learning curve: at every evaluation also record the accuracy on the first ``n_diag_train`` training
+    # questions and the teacher-forced answer loss on training and held-out pairs (costs a decode and two
+    # forward passes per evaluation; the weights trained are the same)
+    probe: bool = False
+    # what counts as progress: "heldout" (held-out accuracy) or "learned" (held-out or train-slice accuracy:
+    # a student stops only when it has stopped learning its own training questions too; implies ``probe``)
+    rule: str = "heldout"
 
     @property
     def early_stopping(self) -> bool:
@@ -68,7 +76,13 @@ class Budget:
         text = (f"{self.steps} optimizer steps × batch {self.batch_size * self.grad_accum} "
                 f"(= {self.steps * self.batch_size * self.grad_accum} training sequences) for every condition; "
                 f"AdamW lr {self.lr:g}, {self.warmup_ratio:.0%} linear warm-up, then {self.schedule} decay")
-        if self.early_stopping:
+        if self.early_stopping and self.rule == "learned":
+            text = (f"every condition trained by one rule: until neither its held-out accuracy nor its accuracy on "
+                    f"its own training questions improves by {self.threshold:g} for {self.patience} evaluations "
+                    f"(every {self.eval_every} steps; the weights of the best held-out accuracy kept), at most "
+                    f"{self.steps} steps × batch {self.batch_size * self.grad_accum}; AdamW lr {self.lr:g}, "
+                    f"{self.warmup_ratio:.0%} linear warm-up, then {self.schedule} decay over the {self.steps}-step cap")
+        elif self.early_stopping:
             text += (f"; early stopping on the held-out slice of train (accuracy every {self.eval_every} steps, "
                      f"patience {self.patience}, threshold {self.threshold:g}; best weights kept), so "
                      f"{self.steps} steps is the most any student takes")
@@ -115,7 +129,8 @@ class Protocol:
                            warmup_ratio=b.warmup_ratio, lr_scheduler=b.schedule, lora=self.lora,
                            max_seq_len=window, seed=seed, epochs=1.0, eval_every=b.eval_every,
                            patience=b.patience, threshold=b.threshold, n_dev_eval=self.n_heldout,
-                           eval_max_new_tokens=max(self.max_new_tokens, longest_completion))
+                           eval_max_new_tokens=max(self.max_new_tokens, longest_completion),
+                           probe=b.probe or b.rule == "learned", stop_rule=b.rule)
 
 
 # ------------------------------------------------------------------------------------------ data
@@ -149,7 +164,7 @@ def majority_baseline(train: Sequence[Any], examples: Sequence[Any]) -> dict[str
     counts = Counter(ex.answer for ex in train)
     label, _ = counts.most_common(1)[0]
     correct = [ex.answer == label for ex in examples]
-    from .evaluate import accuracy_ci
+    from .stats import accuracy_ci
     acc, lo, hi = accuracy_ci(correct)
     return {"condition": "majority class", "answer": label, "accuracy": acc, "ci_low": lo, "ci_high": hi,
             "n": len(correct)}
@@ -195,12 +210,17 @@ def setup(p: Protocol, teacher: str, n_samples: int, *, split: str = "train", pr
 # ------------------------------------------------------------------------------------- stage verbs
 
 def fit(p: Protocol, pairs: Sequence[Any], *, seed: int, info: dict[str, Any] | None = None,
-        heldout: Sequence[Any] | None = None, progress: bool = False) -> Any:
+        heldout: Sequence[Any] | None = None, probes: Mapping[str, tuple[Sequence[Any], Sequence[Any]]] | None = None,
+        progress: bool = False) -> Any:
     """Train (or reuse from the cache) ``p.student`` on ``pairs`` under the protocol's budget.
 
     With early stopping in the budget (``eval_every > 0``) ``heldout`` — the held-out slice of train from
     :func:`split_train` — is decoded greedily every ``eval_every`` steps (an answer-first condition, named
-    by ``info["condition"]``, stops at its answer) and the best weights are kept.
+    by ``info["condition"]``, stops at its answer) and the best weights are kept. The student records
+    whether it *converged* (``meta["converged"]``: stopped by patience, not by the step cap) and its curve.
+    With ``budget.probe``, ``probes`` (``{"train": (examples, gold pairs), "heldout": (examples, gold pairs)}``,
+    built by :func:`unit`) add to every evaluation the accuracy on the training questions and the answer
+    loss on both (:func:`answer_token_loss`): a learning curve.
 
     The training window and the decoding budget are sized from ``pairs`` (:meth:`Protocol.train_config`,
     :func:`decode_budget`): a student is never trained on a cut-off target nor decoded with fewer tokens
@@ -215,16 +235,40 @@ def fit(p: Protocol, pairs: Sequence[Any], *, seed: int, info: dict[str, Any] | 
         if not heldout:
             raise ValueError("this budget stops early on the held-out slice of train: pass heldout= "
                              "(the second value of protocol.split_train)")
-        from .decode import dev_accuracy
         cond = _cond((info or {}).get("condition", ""))
-        dev_eval = dev_accuracy(list(heldout), max_new_tokens=cfg.eval_max_new_tokens,
-                                stop_at_answer=bool(cond) and _answer_first(cond))
+        dev_eval = _stopping_eval(list(heldout), cfg.eval_max_new_tokens, bool(cond) and _answer_first(cond),
+                                  probes if cfg.probe else None)
+        if cfg.stop_rule == "learned" and not (probes or {}).get("train"):
+            raise ValueError("the 'learned' stop rule needs the training questions: build the unit with train= "
+                             "(protocol.unit) or pass probes={'train': (examples, pairs)}")
     student = train_student(p.student, pairs, cfg, dev_eval=dev_eval,
                             info={"task": p.task, "budget": asdict(p.budget), **(info or {})}, progress=progress,
                             token_counts=counts)
     for k, v in lengths.items():      # students trained before these were recorded
         student.meta.setdefault(k, v)
     return student
+
+
+def _stopping_eval(heldout: list[Any], max_new_tokens: int, stop_at_answer: bool,
+                   probes: Mapping[str, tuple[Sequence[Any], Sequence[Any]]] | None) -> Callable[[Any, Any], Any]:
+    """``evaluate(model, tokenizer)`` for early stopping: held-out accuracy, plus the probes' read-outs."""
+    from .decode import dev_accuracy
+    acc = dev_accuracy(heldout, max_new_tokens=max_new_tokens, stop_at_answer=stop_at_answer)
+    if not probes:
+        return acc
+    train_ex, _ = probes.get("train", ((), ()))
+    train_acc = dev_accuracy(list(train_ex), max_new_tokens=max_new_tokens,
+                             stop_at_answer=stop_at_answer) if train_ex else None
+
+    def evaluate(model: Any, tok: Any) -> dict[str, float]:
+        out = {"accuracy": acc(model, tok)}
+        if train_acc is not None:
+            out["train_accuracy"] = train_acc(model, tok)
+        for name, (_, pairs) in probes.items():
+            if pairs:
+                out[f"answer_loss_{name}"] = answer_loss(model, tok, list(pairs))
+        return out
+    return evaluate
 
 
 def decode_budget(p: Protocol, student: Any) -> int:
@@ -263,6 +307,7 @@ class Unit:
     info: dict[str, Any]
     decodes: tuple[tuple[tuple[Any, ...], str], ...] = ()
     heldout: tuple[Any, ...] = ()          # for a budget that stops early on the held-out slice
+    probes: tuple[tuple[str, tuple[Any, ...], tuple[Any, ...]], ...] = ()   # (name, examples, gold pairs): fit's probes
 
     @property
     def condition(self) -> str | None:
@@ -271,24 +316,32 @@ class Unit:
 
 def unit(p: Protocol, pairs: Sequence[Any], *, seed: int, info: dict[str, Any], evaluate: Sequence[Any] = (),
          methods: Sequence[str] = ("greedy",), train: Sequence[Any] = (), heldout: Sequence[Any] = (),
-         diagnostics: bool = True) -> Unit:
+         diagnostics: bool = True, pairs_for: Callable[[Sequence[Any]], Sequence[Any]] | None = None) -> Unit:
     """A :class:`Unit` whose decodes are those the notebook will ask for: ``evaluate`` by each of
     ``methods``, plus (``diagnostics``) what :func:`score`'s diagnostics decode — the first
     ``p.n_diag_train`` of ``train`` and all of ``heldout``, greedily. ``heldout`` is also what a budget
-    with early stopping evaluates on (:func:`fit`)."""
+    with early stopping evaluates on (:func:`fit`); with ``budget.probe`` and ``pairs_for`` (as :func:`score`
+    takes it) the unit also carries :func:`fit`'s probes (the first ``p.n_diag_train`` training questions
+    and the held-out slice, with their gold pairs)."""
     decodes = [(tuple(evaluate), m) for m in methods if evaluate]
+    probes: list[tuple[str, tuple[Any, ...], tuple[Any, ...]]] = []
+    if (p.budget.probe or p.budget.rule == "learned") and (pairs_for is not None or p.budget.rule == "learned"):
+        for name, exs in (("train", list(train)[:p.n_diag_train]), ("heldout", list(heldout))):
+            if exs:
+                probes.append((name, tuple(exs), tuple(pairs_for(exs)) if pairs_for is not None else ()))
     if diagnostics and train:
         decodes.append((tuple(list(train)[:p.n_diag_train]), "greedy"))
     if diagnostics and heldout:
         decodes.append((tuple(heldout), "greedy"))
-    return Unit(tuple(pairs), seed, dict(info), tuple(decodes), tuple(heldout))
+    return Unit(tuple(pairs), seed, dict(info), tuple(decodes), tuple(heldout), tuple(probes))
 
 
 def _run_unit(p: Protocol, u: Unit, threads: int | None = None) -> tuple[Any, list[list[Any]]]:
     if threads:
         import torch
         torch.set_num_threads(threads)
-    student = fit(p, list(u.pairs), seed=u.seed, info=u.info, heldout=list(u.heldout) or None)
+    student = fit(p, list(u.pairs), seed=u.seed, info=u.info, heldout=list(u.heldout) or None,
+                  probes={name: (ex, pairs) for name, ex, pairs in u.probes} or None)
     return student, [decode(p, student, list(ex), method, seed=u.seed, condition=u.condition)
                      for ex, method in u.decodes]
 
@@ -347,11 +400,21 @@ def answer_pairs(corpus: Any, condition: str) -> Callable[[Sequence[Any]], list[
 def answer_token_loss(student: Any, pairs: Sequence[Any], batch_size: int = 16) -> float:
     """Mean negative log-likelihood per token of the answer sentence ("So the answer is (b).") alone,
     teacher-forced on ``pairs`` — the part of the loss that is about the answer, whatever the
-    condition puts around it."""
+    condition puts around it. ``student``: a trained student (loaded here); :func:`answer_loss` takes
+    a loaded model."""
+    tok, model = student.load()
+    try:
+        return answer_loss(model, tok, pairs, batch_size)
+    finally:
+        del model
+
+
+def answer_loss(model: Any, tok: Any, pairs: Sequence[Any], batch_size: int = 16) -> float:
+    """:func:`answer_token_loss` of a loaded ``(model, tokenizer)``."""
     import torch
 
     from .prompts import ANSWER_PREFIX
-    tok, model = student.load()
+    was_training = model.training
     model.eval()
     total, count = 0.0, 0
     with torch.no_grad():
@@ -382,7 +445,7 @@ def answer_token_loss(student: Any, pairs: Sequence[Any], batch_size: int = 16) 
                 for j in span:
                     total -= float(logp[r, j - 1, inp[r, j]])
                     count += 1
-    del model
+    model.train(was_training)
     return total / max(count, 1)
 
 
@@ -419,6 +482,10 @@ def score(p: Protocol, student: Any, preds: Sequence[Any], examples: Sequence[An
                            "train_pairs": student.meta.get("n_pairs"),
                            "train_seconds": student.meta.get("train_seconds"),
                            "best_step": student.meta.get("best_step"),
+                           "converged": student.meta.get("converged"),
+                           "stopped_by": student.meta.get("stopped_by"),
+                           "tokens_seen": student.meta.get("non_padding_tokens_seen"),
+                           "dev_curve": student.meta.get("dev_curve") or None,
                            "train_loss": student.meta.get("train_loss"),
                            "max_seq_len": student.meta.get("train_config", {}).get("max_seq_len"),
                            "max_new_tokens": decode_budget(p, student),
@@ -461,62 +528,42 @@ def _matrix(rows: Sequence[dict[str, Any]]) -> tuple[list[int], list[str], np.nd
     return [r["seed"] for r in rows], ids, np.array(mats, dtype=float)
 
 
-def seed_bootstrap(m: np.ndarray, seed: int = 0, n_boot: int = N_BOOT) -> tuple[float, float]:
-    """95% interval of the mean of a (seeds × questions) matrix, resampling seeds, then questions."""
-    rng = np.random.default_rng(seed)
-    s, q = m.shape
-    if np.all(m == m.flat[0]):
-        return float(m.flat[0]), float(m.flat[0])
-    si = rng.integers(0, s, size=(n_boot, s))
-    qi = rng.integers(0, q, size=(n_boot, q))
-    per_seed_q = m[si]                                       # n_boot × s × q
-    means = np.take_along_axis(per_seed_q, qi[:, None, :].repeat(s, axis=1), axis=2).mean(axis=(1, 2))
-    lo, hi = np.percentile(means, [2.5, 97.5])
-    return float(lo), float(hi)
-
-
-def permutation_p(d: np.ndarray, seed: int = 0, n_perm: int = 20000) -> float:
-    """Two-sided paired sign-flip permutation test of mean(d) = 0 (``d``: per-question differences)."""
-    d = np.asarray(d, float)
-    d = d[d != 0]
-    if d.size == 0:
-        return 1.0
-    obs = abs(d.mean())
-    rng = np.random.default_rng(seed)
-    signs = rng.choice([-1.0, 1.0], size=(n_perm, d.size))
-    null = np.abs((signs * d).mean(axis=1))
-    return float((1 + np.sum(null >= obs - 1e-12)) / (n_perm + 1))
-
-
 def summarize(rows: Sequence[dict[str, Any]], *, baseline: str | None = "label_only",
               group: Sequence[str] = ("condition",), paper: Callable[[dict[str, Any]], float | None] | None = None,
               carry: Sequence[str] = ()) -> list[dict[str, Any]]:
     """One summary row per group (default: per condition) of per-seed rows from :func:`score`.
 
     Columns: the group keys, ``seeds``, ``per_seed`` accuracies, ``accuracy`` (mean over seeds) with
-    ``ci_low``/``ci_high`` (two-level bootstrap: seeds, then questions), and against ``baseline``
-    (a condition of the same group apart from ``condition``, matched by seed and question):
-    ``diff`` with ``diff_ci_low/high``, per-seed exact McNemar ``p_per_seed``, and ``p_value`` of a
-    paired permutation test over questions on the seed-averaged differences. Diagnostics are averaged
-    over seeds. ``carry``: fields copied from the group's first row (e.g. ``n_rationales``).
-    ``paper(row)`` adds the paper's number."""
-    from .evaluate import mcnemar
+    ``ci_low``/``ci_high`` (:func:`helpers.stats.seed_mean_ci`: seeds and questions), and against ``baseline``
+    (a condition of the same group apart from ``condition``, matched by seed and question) the headline
+    test of :func:`helpers.stats.seed_test`: ``diff`` with ``diff_ci_low/high``, ``p_value``, ``df`` and the
+    signed ``per_seed_diff``; per seed the exact McNemar ``p_per_seed``; and ``p_questions``, the paired
+    permutation test over questions of the seed-averaged differences — conditional on these trained students,
+    never the headline. Diagnostics are averaged over seeds; ``steps`` lists each seed's optimizer steps and
+    ``converged`` counts the students that stopped by the rule (None without early stopping).
+    ``carry``: fields copied from the group's first row (e.g. ``n_rationales``). ``paper(row)`` adds the
+    paper's number."""
+    from .stats import mcnemar, question_permutation_p, seed_mean_ci, seed_test
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for r in rows:
         groups.setdefault(tuple(r.get(k) for k in group), []).append(r)
     out = []
     for key, rs in groups.items():
         seeds, ids, m = _matrix(rs)
-        lo, hi = seed_bootstrap(m)
+        _, lo, hi = seed_mean_ci(m)
         s: dict[str, Any] = dict(zip(group, key))
         s.update({k: rs[0].get(k) for k in carry})
         s.update({"seeds": seeds, "per_seed": [float(x) for x in m.mean(axis=1)], "accuracy": float(m.mean()),
                   "ci_low": lo, "ci_high": hi, "n": len(ids)})
         for d in ("train_accuracy", "heldout_accuracy", "answer_loss_train", "answer_loss_heldout",
                   "rationale_agreement", "no_answer_rate", "mean_vote_share", "train_steps", "train_pairs",
-                  "train_seconds"):
+                  "train_seconds", "tokens_seen"):
             vals = [r[d] for r in rs if r.get(d) is not None]
             s[d] = float(np.mean(vals)) if vals else None
+        by_seed = sorted(rs, key=lambda r: r["seed"])
+        s["steps"] = [r.get("train_steps") for r in by_seed]
+        conv = [r.get("converged") for r in by_seed]
+        s["converged"] = None if all(c is None for c in conv) else sum(bool(c) for c in conv)
         counts: dict[str, int] = {}
         for r in rs:
             for lab, c in r.get("pred_counts", {}).items():
@@ -532,12 +579,12 @@ def summarize(rows: Sequence[dict[str, Any]], *, baseline: str | None = "label_o
                 if common:
                     a = m[[seeds.index(x) for x in common]]
                     b = bm[[bseeds.index(x) for x in common]]
-                    dm = a - b
+                    t = seed_test(a, b)
                     s["baseline"] = baseline
-                    s["diff"] = float(dm.mean())
-                    s["diff_ci_low"], s["diff_ci_high"] = seed_bootstrap(dm, seed=1)
+                    s.update({k: t[k] for k in ("diff", "diff_ci_low", "diff_ci_high", "p_value", "df",
+                                                "per_seed_diff", "seed_level", "test")})
                     s["p_per_seed"] = [mcnemar(a[i] == 1, b[i] == 1)["p_value"] for i in range(len(common))]
-                    s["p_value"] = permutation_p(dm.mean(axis=0))
+                    s["p_questions"] = question_permutation_p((a - b).mean(axis=0))
         if paper is not None:
             s["paper"] = paper(s)
         out.append(s)
@@ -560,6 +607,24 @@ def check_matched(rows: Sequence[dict[str, Any]], budget: Budget | None = None) 
     return steps.pop()
 
 
+def check_converged(rows: Sequence[dict[str, Any]], *, why: str | None = None) -> dict[str, Any]:
+    """Refuse a table that compares a student which did not learn by the rule: every per-seed row must
+    come from a student that stopped by patience on the held-out slice of train (``converged``), not one
+    that hit the step cap or was trained for a fixed number of steps. ``why``: the notebook's stated
+    reason to show the table anyway (it is returned, to be printed with the table). Returns
+    ``{"converged": n, "students": n, "why": why, "steps": {condition: [steps per seed]}}``."""
+    bad = [f"{r.get('condition')} seed {r.get('seed')} ({r.get('stopped_by') or 'fixed steps'}, "
+           f"{r.get('train_steps')} steps)" for r in rows if not r.get("converged")]
+    steps: dict[str, list[Any]] = {}
+    for r in sorted(rows, key=lambda r: (str(r.get("condition")), r.get("seed", 0))):
+        steps.setdefault(str(r.get("condition")), []).append(r.get("train_steps"))
+    if bad and not why:
+        raise ValueError(f"{len(bad)} of {len(rows)} students did not converge under the rule: {', '.join(bad[:6])}"
+                         f"{' …' if len(bad) > 6 else ''}; raise the budget's step cap, or pass why= to say "
+                         "in the notebook why the table is shown anyway")
+    return {"converged": len(rows) - len(bad), "students": len(rows), "why": why if bad else None, "steps": steps}
+
+
 # ------------------------------------------------------------------- paired splits (SCoTD §3.4) and teachers
 
 def paired_gap(rows: Sequence[dict[str, Any]], pair_of: dict[str, str], *, split: str = "split",
@@ -572,10 +637,11 @@ def paired_gap(rows: Sequence[dict[str, Any]], pair_of: dict[str, str], *, split
     ``after``; ``pair_of`` maps every question id to its pair id (an original and its contrast share one).
     Per condition and seed, ``d_i = correct(after of pair i) − correct(before of pair i)``. Returns one row
     per condition: ``accuracy_<before>``, ``accuracy_<after>``, ``per_seed`` (each seed's change),
-    ``diff`` (the mean change) with ``diff_ci_low/high`` (two-level bootstrap: seeds, then pairs) and
-    ``p_value`` (paired sign-flip permutation test of no change over pairs, seed-averaged); against
-    ``baseline`` (same seeds and pairs): ``vs_baseline_diff`` (this change minus the baseline's) with its
-    interval and ``vs_baseline_p``. Raises if a seed lacks a split or the splits cover other pairs."""
+    ``diff`` (the mean change) with ``diff_ci_low/high`` and ``p_value`` (:func:`helpers.stats.seed_test`:
+    seeds and pairs), ``p_questions`` (sign-flip permutation over pairs, conditional on the students);
+    against ``baseline`` (same seeds and pairs): ``vs_baseline_diff`` (this change minus the baseline's)
+    with its interval, ``vs_baseline_p`` and ``vs_baseline_p_questions``. Raises if a seed lacks a split or the splits cover other pairs."""
+    from .stats import question_permutation_p, seed_test
     by: dict[str, dict[int, dict[str, dict[str, Any]]]] = {}
     for r in rows:
         if r.get(split) not in (before, after):
@@ -619,27 +685,31 @@ def paired_gap(rows: Sequence[dict[str, Any]], pair_of: dict[str, str], *, split
     out = []
     for cond, (seeds, pids, mb, ma) in mats.items():
         d = ma - mb
-        lo, hi = seed_bootstrap(d, seed=2)
+        t = seed_test(ma, mb)
         row: dict[str, Any] = {"condition": cond, "seeds": seeds, f"accuracy_{before}": float(mb.mean()),
                                f"accuracy_{after}": float(ma.mean()), "per_seed": [float(x) for x in d.mean(axis=1)],
-                               "diff": float(d.mean()), "diff_ci_low": lo, "diff_ci_high": hi,
-                               "p_value": permutation_p(d.mean(axis=0)), "n_pairs": len(pids)}
+                               "diff": t["diff"], "diff_ci_low": t["diff_ci_low"], "diff_ci_high": t["diff_ci_high"],
+                               "p_value": t["p_value"], "p_questions": question_permutation_p(d.mean(axis=0)),
+                               "test": t["test"], "n_pairs": len(pids)}
         if baseline is not None and cond != baseline and baseline in mats:
             bseeds, bpids, bmb, bma = mats[baseline]
             if bpids != pids:
                 raise ValueError(f"{cond!r} and baseline {baseline!r} were scored on different pairs")
             common = [s for s in seeds if s in bseeds]
             if common:
-                dd = d[[seeds.index(s) for s in common]] - (bma - bmb)[[bseeds.index(s) for s in common]]
+                da = d[[seeds.index(s) for s in common]]
+                db = (bma - bmb)[[bseeds.index(s) for s in common]]
+                tb = seed_test(da, db)
                 row["baseline"] = baseline
-                row["vs_baseline_diff"] = float(dd.mean())
-                row["vs_baseline_diff_ci_low"], row["vs_baseline_diff_ci_high"] = seed_bootstrap(dd, seed=3)
-                row["vs_baseline_p"] = permutation_p(dd.mean(axis=0))
+                row["vs_baseline_diff"] = tb["diff"]
+                row["vs_baseline_diff_ci_low"], row["vs_baseline_diff_ci_high"] = tb["diff_ci_low"], tb["diff_ci_high"]
+                row["vs_baseline_p"] = tb["p_value"]
+                row["vs_baseline_p_questions"] = question_permutation_p((da - db).mean(axis=0))
         out.append(row)
     return out
 
 
-def teacher_accuracy(corpus: Any, n_boot: int = N_BOOT, seed: int = 0) -> dict[str, Any]:
+def teacher_accuracy(corpus: Any, seed: int = 0) -> dict[str, Any]:
     """A teacher's corpus on labelled questions as one row: accuracy per CoT (correct CoTs / CoTs) with a
     95% interval that resamples *questions* (a question's N CoTs are not independent), the no-answer
     rate, and the accuracy of the majority vote over each question's CoTs (ties: the label sampled
@@ -657,10 +727,10 @@ def teacher_accuracy(corpus: Any, n_boot: int = N_BOOT, seed: int = 0) -> dict[s
         n_none += sum(s.label is None for s in e.samples)
     if not total:
         raise ValueError("the corpus holds no samples")
+    from .stats import accuracy_ci, ratio_ci
     r, t, v = np.array(right, float), np.array(total, float), np.array(vote)
-    idx = np.random.default_rng(seed).integers(0, len(t), size=(n_boot, len(t)))
-    lo, hi = np.percentile(r[idx].sum(axis=1) / t[idx].sum(axis=1), [2.5, 97.5])
-    vlo, vhi = np.percentile(v[idx].mean(axis=1), [2.5, 97.5])
+    _, lo, hi = ratio_ci(r, t, seed=seed)
+    _, vlo, vhi = accuracy_ci(v, seed=seed)
     return {"teacher": corpus.meta.get("teacher"), "questions": len(t), "samples": int(t.sum()),
             "accuracy": float(r.sum() / t.sum()), "ci_low": float(lo), "ci_high": float(hi),
             "no_answer_rate": n_none / float(t.sum()), "majority_vote_accuracy": float(v.mean()),

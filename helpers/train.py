@@ -75,6 +75,12 @@ class TrainConfig:
     threshold: float = 0.02
     n_dev_eval: int = 64
     eval_max_new_tokens: int = 64
+    probe: bool = False              # also record train-slice accuracy and answer losses at each evaluation
+    # what counts as progress for early stopping: "heldout" (held-out accuracy alone) or "learned" (held-out
+    # *or* train-slice accuracy improves: a student stops only once it has stopped learning its own training
+    # questions too; needs the probe's train-slice accuracy)
+    stop_rule: str = "heldout"
+
 
     def key_fields(self) -> dict[str, Any]:
         d = asdict(self)
@@ -86,6 +92,10 @@ class TrainConfig:
         if not self.eval_every:
             for k in ("patience", "threshold", "n_dev_eval", "eval_max_new_tokens"):
                 d.pop(k)
+        if not (self.eval_every and self.probe):
+            d.pop("probe")                  # students trained before probes existed keep their keys
+        if not self.eval_every or self.stop_rule == "heldout":
+            d.pop("stop_rule")
         return d
 
 
@@ -244,13 +254,23 @@ def _ensure_filler(tokenizer: Any, model: Any, pairs: Sequence[Pair]) -> str | N
 
 
 class DevAccuracyStopper:
-    """Trainer callback: every ``every`` steps, ``evaluate(model)`` returns the dev accuracy; stop after
-    ``patience`` evaluations without an improvement ≥ ``threshold``; restore the best weights at the end.
+    """Trainer callback: every ``every`` steps, ``evaluate(model)`` returns the held-out accuracy (a float, or
+    a dict with ``"accuracy"`` and further read-outs recorded beside it, e.g. train-slice accuracy and answer
+    losses for a learning curve); stop after ``patience`` evaluations without an improvement ≥ ``threshold``;
+    restore the best weights at the end. ``stopped_by`` says which ended training: ``"patience"`` (the
+    student stopped improving: converged under the rule) or ``"cap"`` (the step cap came first).
+
+    ``rule="learned"``: an evaluation is progress when the held-out accuracy *or* the train-slice accuracy
+    (``"train_accuracy"`` in the dict ``evaluate`` returns) improves by ``threshold`` — so a student that
+    cannot generalise (label-only on the coin flip) still trains until it stops learning its own training
+    questions. The weights kept are always those of the best held-out accuracy (ties: the higher
+    train-slice accuracy, then the later step): selection on the held-out slice of train alone.
 
     ``evaluate`` comes from the caller (e.g. :func:`helpers.decode.dev_accuracy`), so training does not
     depend on decoding."""
 
-    def __init__(self, evaluate: Callable[[Any], float], every: int, patience: int, threshold: float):
+    def __init__(self, evaluate: Callable[[Any], Any], every: int, patience: int, threshold: float,
+                 rule: str = "heldout"):
         from transformers import TrainerCallback
 
         outer = self
@@ -266,19 +286,48 @@ class DevAccuracyStopper:
         self.callback = _CB()
         self.evaluate, self.every = evaluate, every
         self.patience, self.threshold = patience, threshold
+        if rule not in ("heldout", "learned"):
+            raise ValueError(f"unknown stop rule {rule!r}; valid: 'heldout', 'learned'")
+        self.rule = rule
         self.history: list[dict[str, float]] = []
         self.best_acc, self.best_step, self.best_state, self.bad = -1.0, 0, None, 0
+        self.best_key: tuple[float, float] = (-1.0, -1.0)
+        self.progress_acc, self.progress_train = -1.0, -1.0
+        self.stopped_by = "cap"
 
     def _evaluate(self, model, step, control):
-        acc = float(self.evaluate(model))
-        self.history.append({"step": step, "dev_accuracy": acc})
-        log.info("step %d: dev accuracy %.3f (best %.3f at step %d)", step, acc, self.best_acc, self.best_step)
-        if acc >= self.best_acc + self.threshold or self.best_state is None:
-            self.best_acc, self.best_step, self.bad = acc, step, 0
+        was_training = model.training
+        got = self.evaluate(model)
+        model.train(was_training)
+        extra = dict(got) if isinstance(got, dict) else {"accuracy": got}
+        acc = float(extra.pop("accuracy"))
+        self.history.append({"step": step, "dev_accuracy": acc, **extra})
+        log.info("step %d: held-out accuracy %.3f (best %.3f at step %d) %s", step, acc, self.best_acc,
+                 self.best_step, extra or "")
+        train_acc = extra.get("train_accuracy")
+        if self.rule == "learned" and train_acc is None:
+            raise ValueError("stop rule 'learned' needs the train-slice accuracy at every evaluation (budget probe)")
+        if self.rule == "heldout":      # as before: progress and the kept weights both by held-out accuracy
+            better = acc >= self.best_acc + self.threshold or self.best_state is None
+            progress = better
+        else:
+            key = (acc, float(train_acc))
+            better = key >= self.best_key or self.best_state is None
+            progress = (not self.history[:-1] or acc >= self.progress_acc + self.threshold
+                        or float(train_acc) >= self.progress_train + self.threshold)
+            if progress:
+                self.progress_acc = max(self.progress_acc, acc)
+                self.progress_train = max(self.progress_train, float(train_acc))
+        if better:
+            self.best_acc, self.best_step = acc, step
+            self.best_key = (acc, float(train_acc) if train_acc is not None else -1.0)
             self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        if progress:
+            self.bad = 0
         else:
             self.bad += 1
             if self.bad >= self.patience:
+                self.stopped_by = "patience"
                 control.should_training_stop = True
 
     def _restore(self, model):
@@ -573,7 +622,8 @@ def _train_into(tok: Any, model: Any, pairs: Sequence[Pair], cfg: TrainConfig, s
     trainer = build_trainer(tok, model, pairs, cfg, tmp / "trainer", bf16=use_bf16, progress=progress)
     stopper = None
     if cfg.eval_every and dev_eval is not None:
-        stopper = DevAccuracyStopper(lambda m: dev_eval(m, tok), cfg.eval_every, cfg.patience, cfg.threshold)
+        stopper = DevAccuracyStopper(lambda m: dev_eval(m, tok), cfg.eval_every, cfg.patience, cfg.threshold,
+                                     rule=cfg.stop_rule)
         trainer.add_callback(stopper.callback)
     pad_stats = _padding_stats(trainer)
 
@@ -604,6 +654,10 @@ def _train_into(tok: Any, model: Any, pairs: Sequence[Pair], cfg: TrainConfig, s
         "train_loss": result.training_loss, "loss_curve": losses,
         "dev_curve": stopper.history if stopper else [],
         "best_step": stopper.best_step if stopper else None,
+        "best_dev_accuracy": stopper.best_acc if stopper else None,
+        # converged under the rule: stopped by patience on the held-out slice, not by the step cap
+        "stopped_by": stopper.stopped_by if stopper else None,
+        "converged": (stopper.stopped_by == "patience") if stopper else None,
         "torch_threads": torch.get_num_threads(),
         "precision": _precision_record(cfg, use_bf16),
         "padding_free": bool(getattr(trainer.data_collator, "padding_free", False)),

@@ -56,7 +56,7 @@ import dataclasses
 
 import numpy as np
 
-from helpers import analysis, models, plots, protocol, results, show, targets
+from helpers import analysis, models, plots, protocol, results, show, stats, targets
 from helpers.corpus import only_questions
 
 run = results.start("10_rq1_rationale_position", PROFILE)
@@ -208,7 +208,7 @@ for seed in lens_seeds:
 for name in curves:
     for c in TABLE1:
         m = np.concatenate(per_layer[name][c], axis=0)          # items (all seeds) × layers
-        curves[name][c] = analysis.mean_band(m)
+        curves[name][c] = stats.column_band(m)
         lens_rows += [{"lens": name, "condition": c, "layer": l, "mean_p_gold": curves[name][c]["mean"][l],
                        "p_gold_low": curves[name][c]["lo"][l], "p_gold_high": curves[name][c]["hi"][l],
                        "share_above_0.6": float(np.mean(m[:, l] > 0.6)), "n_items": int(m.shape[0])}
@@ -219,7 +219,8 @@ print(f"{len(curves['logit lens']['label_only']['mean']) - 1} layers; "
 # %% [markdown]
 # The paper's reading: how early (in layers) the gold label becomes likely. Per lens, the first layer at
 # which the mean probability passes 0.6, and the mid-network probability of CoT-after and CoT-before
-# students against no CoT, paired over the same questions (permutation test):
+# students against no CoT, paired over the same questions (a one-sample t test over questions, with the
+# permutation p beside it: both conditional on these trained students — the lens reads one seed's students):
 
 # %%
 import pandas as pd
@@ -234,7 +235,7 @@ for name in curves:
                 "p_gold_mid_layer": curves[name][c]["mean"][mid], "mid_layer": mid}
         if c != "label_only":
             d = (np.concatenate(per_layer[name][c])[:, mid] - np.concatenate(per_layer[name]["label_only"])[:, mid])
-            test.update(analysis.paired_difference(d))
+            test.update(stats.item_difference(d))
         lens_tests.append(test)
 pd.DataFrame(lens_tests)
 

@@ -132,15 +132,16 @@ def test_a_tuned_lens_trained_a_few_steps_lowers_the_kl_to_the_final_layer(tiny)
     assert with_lens[-1] == pytest.approx(without[-1]) and with_lens[:-1] != pytest.approx(without[:-1], rel=1e-6)
 
 
-def test_mean_band_and_paired_difference():
+def test_column_band_and_item_difference():
+    from helpers import stats
     rng = np.random.default_rng(0)
     m = rng.uniform(size=(40, 3)) + np.array([0.0, 0.5, 1.0])
-    band = A.mean_band(m)
+    band = stats.column_band(m)
     assert band["mean"] == pytest.approx(m.mean(axis=0).tolist())
     assert all(lo < mu < hi for lo, mu, hi in zip(band["lo"], band["mean"], band["hi"]))
-    shifted = A.paired_difference(rng.normal(0.5, 0.2, size=30))
+    shifted = stats.item_difference(rng.normal(0.5, 0.2, size=30))
     assert shifted["p_value"] < 0.001 and shifted["diff_ci_low"] > 0 and shifted["n_paired"] == 30
-    assert A.paired_difference(rng.normal(0.0, 0.2, size=30))["p_value"] > 0.01
+    assert stats.item_difference(rng.normal(0.0, 0.2, size=30))["p_value"] > 0.01
 
 
 def _forward_batch_sizes(model):

@@ -35,7 +35,8 @@ def replay_quarel_corpus(limit: int):
 def test_quarel_label_only_vs_scotd(capsys):
     from helpers import config
     from helpers.decode import timed_decode
-    from helpers.evaluate import paired_test, results_record
+    from helpers.evaluate import results_record
+    from helpers.stats import mcnemar, seed_test
     from helpers.models import model_id
     from helpers.profiles import get_profile
     from helpers.provenance import write_json
@@ -76,7 +77,9 @@ def test_quarel_label_only_vs_scotd(capsys):
             print("  e.g.", repr(preds[0].text[:200]))
         assert len(preds) == len(dev)
         del model
-    test = paired_test(preds_by["scotd"], preds_by["label_only"])
+    ids = sorted(p.id for p in preds_by["scotd"])
+    a, b = ([{p.id: float(p.correct) for p in preds_by[c]}[i] for i in ids] for c in ("scotd", "label_only"))
+    test = {**seed_test([a], [b]), "mcnemar_p": mcnemar(a, b)["p_value"]}
     out["scotd_vs_label_only"] = test
     path = config.results_dir() / "raw" / "e2e_quarel.json"
     write_json(path, out)

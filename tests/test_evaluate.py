@@ -7,8 +7,7 @@ import math
 import pytest
 
 from helpers.decode import Prediction
-from helpers.evaluate import (accuracy_ci, compare_to_paper, load_predictions, mcnemar, metrics, paired_test,
-                              results_record)
+from helpers.evaluate import accuracy_ci, compare_to_paper, load_predictions, mcnemar, metrics, results_record
 from helpers.paper_numbers import PAPER_NUMBERS, paper_table, reported
 from helpers.profiles import get_profile
 
@@ -48,16 +47,6 @@ def test_mcnemar_exact_hand_computed():
     assert (r["a_only"], r["b_only"], r["n"]) == (10, 2, 17)
     assert r["p_value"] == pytest.approx(2 * 79 / 4096)
     assert mcnemar([1, 0], [1, 0])["p_value"] == 1.0
-
-
-def test_paired_test_aligns_by_id_and_bootstraps_the_difference():
-    a = _preds([1] * 10 + [0] * 2 + [1] * 5)
-    b = list(reversed(_preds([0] * 10 + [1] * 2 + [1] * 5)))   # order must not matter
-    t = paired_test(a, b)
-    assert t["diff"] == pytest.approx(8 / 17) and t["mcnemar_p"] == pytest.approx(2 * 79 / 4096)
-    assert t["diff_ci_low"] < t["diff"] < t["diff_ci_high"]
-    with pytest.raises(ValueError, match="same examples"):
-        paired_test(a, _preds([1] * 17, prefix="z"))
 
 
 def test_results_record_is_stamped_and_roundtrips():

@@ -293,6 +293,51 @@ def test_dev_accuracy_stopper_takes_an_evaluation_callable():
     assert torch.allclose(model.weight.detach(), best)          # (w+3)-1 vs w+2: equal up to rounding
 
 
+def test_learned_rule_keeps_training_while_the_training_questions_are_still_being_learned():
+    """Rule "learned": held-out accuracy flat (a student that cannot generalise), train-slice accuracy still
+    climbing — no stop until the train slice stops improving too; the weights kept are the best held-out
+    accuracy's (ties: higher train-slice accuracy). The held-out rule stops the same curve at once.
+    ``stopped_by`` tells patience from the cap."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from helpers.train import DevAccuracyStopper
+
+    curve = [(0.5, 0.5), (0.5, 0.6), (0.5, 0.8), (0.5, 1.0), (0.5, 1.0), (0.5, 1.0)]
+
+    def run(rule, patience=2):
+        model = torch.nn.Linear(2, 1)
+        it = iter(curve)
+
+        def evaluate(m):
+            with torch.no_grad():
+                m.weight.add_(1.0)
+            h, t = next(it)
+            return {"accuracy": h, "train_accuracy": t}
+        st = DevAccuracyStopper(evaluate, every=1, patience=patience, threshold=0.05, rule=rule)
+        control = SimpleNamespace(should_training_stop=False)
+        step = 0
+        while not control.should_training_stop and step < len(curve):
+            step += 1
+            st._evaluate(model, step, control)
+        return st, step
+
+    st, stop = run("heldout")
+    assert stop == 3 and st.stopped_by == "patience" and st.best_step == 1
+    st, stop = run("learned")
+    assert stop == 6 and st.stopped_by == "patience"       # learning until step 4, then 2 evaluations without
+    assert st.best_step == 6 and st.best_key == (0.5, 1.0)  # ties in held-out: the best-fitted, latest weights
+    assert st.history[2] == {"step": 3, "dev_accuracy": 0.5, "train_accuracy": 0.8}
+    st, stop = run("learned", patience=5)
+    assert stop == 6 and st.stopped_by == "cap"            # the curve ran out first: not converged
+    with pytest.raises(ValueError, match="unknown stop rule"):
+        DevAccuracyStopper(lambda m: 0.0, every=1, patience=1, threshold=0.0, rule="loss")
+    with pytest.raises(ValueError, match="train-slice accuracy"):
+        DevAccuracyStopper(lambda m: 0.5, every=1, patience=1, threshold=0.0, rule="learned")._evaluate(
+            torch.nn.Linear(1, 1), 1, SimpleNamespace(should_training_stop=False))
+
+
 def test_a_filler_student_learns_the_reserved_filler(smollm, student_cache):
     """The reserved ``<unk>`` added for SmolLM2 must be learnable in a short budget: its row starts from
     the space token's. (Started at the embeddings' mean it stayed near log p = -13 after 6 steps here, and
