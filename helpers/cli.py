@@ -351,11 +351,76 @@ def _add_human_eval(sub: Any) -> None:
     p.set_defaults(handler=cmd_human_eval)
 
 
+def _add_cache(sub: Any) -> None:
+    from .cache import WHAT
+    p = _command(sub, "cache", "list what the cache holds (students, decodes, models) with sizes, or prune it",
+                 "`cache list` prints each part of $COTLAB_CACHE with its size (--students: one line per trained "
+                 "student: task, condition, steps, converged, weights kept, decodes). `cache prune --what W` removes "
+                 "W: students (whole folders), weights (a student's weights only: its metadata and decodes stay, "
+                 "and it is retrained if something needs its weights), decodes, models, samples (teacher samples: "
+                 "only when named), all (students, decodes, models); filtered by --older-than DAYS, --task and "
+                 "--student; --dry-run shows what would go.")
+    p.add_argument("action", choices=("list", "prune"))
+    p.add_argument("--what", default=None, choices=WHAT, help="prune: which part")
+    p.add_argument("--older-than", type=float, default=None, metavar="DAYS",
+                   help="prune: only what was last written at least DAYS ago (≥ 0)")
+    p.add_argument("--task", default=None, help="prune/list: only students (and their decodes) of this task")
+    p.add_argument("--student", default=None, help="prune/list: only students of this model (e.g. smollm2-tiny: smoke's)")
+    p.add_argument("--students", action="store_true", help="list: one line per trained student")
+    p.add_argument("--dry-run", action="store_true", help="prune: show what would be removed, remove nothing")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=cmd_cache)
+
+
+def cmd_cache(args: Any) -> int:
+    """List or prune the cache (helpers.cache)."""
+    from . import cache
+    from .config import UserError
+    if args.action == "prune":
+        if args.what is None:
+            raise UserError(f"cache prune needs --what (one of {', '.join(cache.WHAT)})")
+        if args.older_than is not None and args.older_than < 0:
+            raise UserError(f"--older-than must be ≥ 0 days, got {args.older_than:g}")
+        r = cache.prune(args.what, older_than_days=args.older_than, task=args.task, student=args.student,
+                        dry_run=args.dry_run)
+        if args.json:
+            print(json.dumps(r, indent=2))
+        else:
+            verb = "would remove" if args.dry_run else "removed"
+            print(f"{verb} {r['removed']} {args.what} entr{'y' if r['removed'] == 1 else 'ies'}, "
+                  f"{cache.human(r['bytes'])} ({cache.config.cache_dir()})")
+        return 0
+    es = cache.entries()
+    if args.task or args.student:
+        es = [e for e in es if e.kind != "students" or ((args.task is None or e.info.get("task") == args.task)
+                                                        and (args.student is None or e.info.get("student") == args.student))]
+    if args.json:
+        print(json.dumps({"root": str(cache.config.cache_dir()), "summary": cache.summary(es),
+                          "students": [{**e.info, "bytes": e.bytes, "age_days": round(e.age_days, 2)}
+                                       for e in es if e.kind == "students"]}, indent=2, default=str))
+        return 0
+    print(f"cache: {cache.config.cache_dir()}")
+    total = 0
+    for r in cache.summary(es):
+        total += r["bytes"]
+        extra = f" ({r['with_weights']} with weights)" if "with_weights" in r else ""
+        print(f"  {r['kind']:<9} {r['entries']:>5} entries {cache.human(r['bytes']):>10}{extra}")
+    print(f"  {'total':<9} {'':>5}         {cache.human(total):>10}")
+    if args.students:
+        for e in es:
+            if e.kind == "students":
+                i = e.info
+                print(f"  {i['key']}  {cache.human(e.bytes):>9}  {i.get('student')}  {i.get('task')}  {i.get('condition')}  "
+                      f"steps {i.get('steps')}  converged {i.get('converged')}  weights {'yes' if i['weights'] else 'pruned'}  "
+                      f"decodes {i['decodes']}  {e.age_days:.1f} d")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = _Parser(prog="python -m helpers", description=__doc__, formatter_class=_Formatter)
     sub = ap.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
     for add in (_add_data, _add_models, _add_sample, _add_train, _add_evaluate, _add_run, _add_bench, _add_sweep, _add_serve,
-                _add_human_eval):
+                _add_human_eval, _add_cache):
         add(sub)
     return ap
 

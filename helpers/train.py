@@ -584,9 +584,13 @@ def train_student(student: str, pairs: Sequence[Pair], cfg: TrainConfig, *, mode
     key = student_key(student, pairs, cfg)
     final = students_dir() / key
     if cache and not force and (final / STUDENT_META).exists():
-        meta = json.loads((final / STUDENT_META).read_text())
-        log.info("reusing cached student %s", final)
-        return Student(final, key, meta, reused=True)
+        from .cache import has_weights
+        if has_weights(final):
+            meta = json.loads((final / STUDENT_META).read_text())
+            log.info("reusing cached student %s", final)
+            return Student(final, key, meta, reused=True)
+        log.info("student %s: weights pruned from the cache (`cache prune --what weights`); retraining — "
+                 "its decodes are still cached", final)
 
     from transformers import set_seed
 
