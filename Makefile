@@ -73,7 +73,8 @@ data: $(STAMP)
 check: $(STAMP)
 	$(PY) -m helpers data check
 
-# GRID=coinflip-screen | coinflip-budget | coinflip-confirm | quarel-screen | csqa-screen | csqa-confirm (helpers/sweep.py); resumable, records in results/sweep/
+# GRID=coinflip-screen | coinflip-budget | coinflip-confirm | coinflip-converge | coinflip-converge-confirm |
+#      coinflip-label-only-curve | quarel-screen | csqa-screen | csqa-confirm (helpers/sweep.py); resumable, records in results/sweep/
 GRID ?= coinflip-screen
 sweep: $(STAMP)
 	COTLAB_WORKERS=$(WORKERS) $(PY) -m helpers sweep --grid $(GRID)

@@ -173,3 +173,26 @@ def human(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} GB"
+
+
+def stage_seconds(since: float, root: Path | None = None) -> dict[str, Any]:
+    """Where the time went since ``since`` (a ``time.time()``): the students trained and decodes made in the
+    cache after it, with the seconds each recorded (training: ``train_seconds``; decoding: ``seconds``).
+    Work done by several worker processes at once adds up to more than the wall time."""
+    from .train import STUDENT_META
+    root = root or config.cache_dir()
+    out: dict[str, Any] = {"students_trained": 0, "training_s": 0.0, "decodes_made": 0, "decoding_s": 0.0,
+                           "generated_tokens": 0}
+    for meta in (root / "students").glob(f"*/{STUDENT_META}") if (root / "students").is_dir() else []:
+        if meta.stat().st_mtime >= since:
+            m = json.loads(meta.read_text())
+            out["students_trained"] += 1
+            out["training_s"] += float(m.get("train_seconds") or 0)
+    for f in (root / "decodes").glob("*.json") if (root / "decodes").is_dir() else []:
+        if f.stat().st_mtime >= since:
+            d = json.loads(f.read_text())
+            out["decodes_made"] += 1
+            out["decoding_s"] += float(d.get("seconds") or 0)
+            out["generated_tokens"] += int(d.get("generated_tokens") or 0)
+    out["training_s"], out["decoding_s"] = round(out["training_s"], 1), round(out["decoding_s"], 1)
+    return out

@@ -416,11 +416,30 @@ def cmd_cache(args: Any) -> int:
     return 0
 
 
+def _add_restat(sub: Any) -> None:
+    p = _command(sub, "restat", "recompute the statistics of a profile's saved tables from their stored predictions",
+                 "Rewrites <results>/<profile>/*.json|csv|md with intervals and tests from helpers.stats (the paired "
+                 "test over seeds and questions; the question-level permutation p as a conditional column) and "
+                 "regenerates results/<profile>/README.md and results/sweep/README.md. Rows whose students' "
+                 "predictions are not stored keep their numbers and lose their comparisons, with a note.")
+    _add_profile(p)
+    p.set_defaults(handler=cmd_restat)
+
+
+def cmd_restat(args: Any) -> int:
+    from . import results, sweep
+    done = results.restat_profile(args.profile)
+    results.write_results_readme(args.profile)
+    sweep.write_table()
+    print(f"recomputed {len(done)} tables of {args.profile}: {', '.join(done)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = _Parser(prog="python -m helpers", description=__doc__, formatter_class=_Formatter)
     sub = ap.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
     for add in (_add_data, _add_models, _add_sample, _add_train, _add_evaluate, _add_run, _add_bench, _add_sweep, _add_serve,
-                _add_human_eval, _add_cache):
+                _add_human_eval, _add_cache, _add_restat):
         add(sub)
     return ap
 

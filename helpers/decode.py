@@ -308,11 +308,16 @@ def decode_student(student: Any, examples: Sequence[Example], *, method: str = "
     if path.exists():
         data = json.loads(path.read_text())
         return [Prediction(**{f: v for f, v in d.items() if f != "correct"}) for d in data["predictions"]]
+    import time
+
     import torch
+    t0 = time.perf_counter()
     tok, model = student.load(dtype=torch.bfloat16) if params.get("precision") == "bf16" else student.load()
     preds = decode(model, tok, examples, method=method, k=k, temperature=temperature or 0.7,
                    max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed, stop_at_answer=stop,
                    progress=progress)
     del model
-    write_json(path, {"student": student.key, "params": params, "predictions": [p.to_dict() for p in preds]})
+    write_json(path, {"student": student.key, "params": params, "seconds": round(time.perf_counter() - t0, 2),
+                      "generated_tokens": int(sum(p.n_generated_tokens for p in preds)),
+                      "predictions": [p.to_dict() for p in preds]})
     return preds

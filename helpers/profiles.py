@@ -290,8 +290,11 @@ PROFILES: dict[str, Profile] = {
         prompting=Prompting(task="coinflip", teacher="smollm2-135m", n_questions=2, shots=1, sc_k=2,
                             max_new_tokens=16, n_live=2, n_samples=2),
         corpus=CorpusStudy(n_questions=8),
+        # the convergence rule exercised end to end: an evaluation every 2 steps, and a threshold no evaluation
+        # can meet, so every student stops by patience at step 4 (converged by the rule; numbers meaningless)
         distill=Distill(task="coinflip", teacher="scripted:0.1", n_samples=2, n_train=8, n_heldout=4, eval_limit=6,
-                        budget=Budget(steps=2, batch_size=4, lr=1e-4), max_seq_len=256, max_new_tokens=16,
+                        budget=Budget(steps=6, batch_size=4, lr=1e-4, eval_every=2, patience=1, threshold=1.01,
+                                      rule="learned"), max_seq_len=256, max_new_tokens=16,
                         sc_k=2, n_diag_train=4, rationale_counts=(1, 2)),
         scaling=Scaling(rationale_counts=(1, 2), data_fractions=(0.5, 1.0), fraction_counts=(2,),
                         students=("smollm2-tiny", "smollm2-135m"), student_counts=(2,)),

@@ -211,7 +211,7 @@ def setup(p: Protocol, teacher: str, n_samples: int, *, split: str = "train", pr
 
 def fit(p: Protocol, pairs: Sequence[Any], *, seed: int, info: dict[str, Any] | None = None,
         heldout: Sequence[Any] | None = None, probes: Mapping[str, tuple[Sequence[Any], Sequence[Any]]] | None = None,
-        progress: bool = False) -> Any:
+        train: Sequence[Any] | None = None, progress: bool = False) -> Any:
     """Train (or reuse from the cache) ``p.student`` on ``pairs`` under the protocol's budget.
 
     With early stopping in the budget (``eval_every > 0``) ``heldout`` — the held-out slice of train from
@@ -220,7 +220,8 @@ def fit(p: Protocol, pairs: Sequence[Any], *, seed: int, info: dict[str, Any] | 
     whether it *converged* (``meta["converged"]``: stopped by patience, not by the step cap) and its curve.
     With ``budget.probe``, ``probes`` (``{"train": (examples, gold pairs), "heldout": (examples, gold pairs)}``,
     built by :func:`unit`) add to every evaluation the accuracy on the training questions and the answer
-    loss on both (:func:`answer_token_loss`): a learning curve.
+    loss on both (:func:`answer_token_loss`): a learning curve. ``train`` (the training questions) stands in
+    for ``probes`` when none are given: their first ``n_diag_train`` are the train slice the rule "learned" needs.
 
     The training window and the decoding budget are sized from ``pairs`` (:meth:`Protocol.train_config`,
     :func:`decode_budget`): a student is never trained on a cut-off target nor decoded with fewer tokens
@@ -230,20 +231,31 @@ def fit(p: Protocol, pairs: Sequence[Any], *, seed: int, info: dict[str, Any] | 
     lengths = longest(counts)
     cfg = p.train_config(seed, longest_pair=lengths["max_pair_tokens"],
                          longest_completion=lengths["max_completion_tokens"])
+    if probes is None and train:
+        probes = {"train": (list(train)[:p.n_diag_train], ())}
     dev_eval = None
+    missing = None                    # why this call could not train the student (a cached one is still found)
     if p.budget.early_stopping:
-        if not heldout:
-            raise ValueError("this budget stops early on the held-out slice of train: pass heldout= "
-                             "(the second value of protocol.split_train)")
         cond = _cond((info or {}).get("condition", ""))
-        dev_eval = _stopping_eval(list(heldout), cfg.eval_max_new_tokens, bool(cond) and _answer_first(cond),
-                                  probes if cfg.probe else None)
-        if cfg.stop_rule == "learned" and not (probes or {}).get("train"):
-            raise ValueError("the 'learned' stop rule needs the training questions: build the unit with train= "
-                             "(protocol.unit) or pass probes={'train': (examples, pairs)}")
-    student = train_student(p.student, pairs, cfg, dev_eval=dev_eval,
-                            info={"task": p.task, "budget": asdict(p.budget), **(info or {})}, progress=progress,
-                            token_counts=counts)
+        if not heldout:
+            missing = ("this budget stops early on the held-out slice of train: pass heldout= "
+                       "(the second value of protocol.split_train)")
+        elif cfg.stop_rule == "learned" and not (probes or {}).get("train"):
+            missing = ("the 'learned' stop rule needs the training questions: build the unit with train= "
+                       "(protocol.unit) or pass probes={'train': (examples, pairs)}")
+        else:
+            dev_eval = _stopping_eval(list(heldout), cfg.eval_max_new_tokens, bool(cond) and _answer_first(cond),
+                                      probes if cfg.probe else None)
+    if missing is not None:
+        from .train import cached_student
+        found = cached_student(p.student, pairs, cfg)
+        if found is None:
+            raise ValueError(missing)
+        student = found
+    else:
+        student = train_student(p.student, pairs, cfg, dev_eval=dev_eval,
+                                info={"task": p.task, "budget": asdict(p.budget), **(info or {})}, progress=progress,
+                                token_counts=counts)
     for k, v in lengths.items():      # students trained before these were recorded
         student.meta.setdefault(k, v)
     return student
@@ -591,16 +603,19 @@ def summarize(rows: Sequence[dict[str, Any]], *, baseline: str | None = "label_o
     return out
 
 
-def check_matched(rows: Sequence[dict[str, Any]], budget: Budget | None = None) -> int:
+def check_matched(rows: Sequence[dict[str, Any]], budget: Budget | None = None, *, why: str | None = None) -> int:
     """The optimizer steps every compared student took; raises if they differ (an unfair comparison).
 
     Under a ``budget`` with early stopping the students are matched by the rule, not the step count:
-    every one must have stopped within ``budget.steps``; returns the most steps any took."""
+    every one must have stopped within ``budget.steps`` *and* converged — stopped by the rule, not by the
+    cap (:func:`check_converged`; ``why``: the notebook's stated reason to show a table with students that
+    did not); returns the most steps any took."""
     steps = {r.get("train_steps") for r in rows}
     if budget is not None and budget.early_stopping:
         bad = [s for s in steps if not isinstance(s, int) or s > budget.steps]
         if bad:
             raise ValueError(f"students outside the budget of {budget.steps} steps: {sorted(map(str, bad))}")
+        check_converged(rows, why=why)
         return max(steps)
     if len(steps) != 1:
         raise ValueError(f"unmatched training budgets: steps {sorted(map(str, steps))}")

@@ -150,7 +150,9 @@ def table_markdown(rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> str:
 def summary_frame(rows: Sequence[dict[str, Any]], keys: Sequence[str] = ("condition",), *,
                   extra: Sequence[str] = ()) -> Any:
     """Summary rows (:func:`helpers.protocol.summarize`) as a DataFrame in %: keys, per-seed accuracies,
-    mean [95% CI incl. seed variance], difference from the baseline [CI], p-values, paper %."""
+    mean [95% CI over seeds and questions], steps per seed and how many converged, difference from the
+    baseline [CI] with the seed-level p, the signed per-seed differences and their McNemar p, the
+    question-level p (conditional on the students), paper %."""
     import pandas as pd
     out = []
     for r in rows:
@@ -159,10 +161,18 @@ def summary_frame(rows: Sequence[dict[str, Any]], keys: Sequence[str] = ("condit
             d["per seed %"] = " / ".join(pct(x) for x in r["per_seed"])
         d["accuracy %"] = round(100 * r["accuracy"], 1)
         d["95% CI"] = f"{pct(r['ci_low'])}–{pct(r['ci_high'])}"
-        if "diff" in r:
+        if r.get("steps"):
+            d["steps"] = " / ".join(str(x) for x in r["steps"])
+        if r.get("converged") is not None:
+            d["converged"] = f"{r['converged']}/{len(r['steps'])}"
+        if r.get("diff") is not None:
             d[f"Δ vs {r.get('baseline')} (pts)"] = f"{100 * r['diff']:+.1f} [{100 * r['diff_ci_low']:+.1f}, {100 * r['diff_ci_high']:+.1f}]"
-            d["p (paired)"] = f"{r['p_value']:.2g}"
-            d["p per seed"] = " / ".join(f"{x:.2g}" for x in r.get("p_per_seed", []))
+            d["p (seeds)"] = "–" if r.get("p_value") is None else f"{r['p_value']:.2g}"
+            if r.get("per_seed_diff") is not None:
+                d["Δ per seed"] = " / ".join(f"{100 * x:+.1f}" for x in r["per_seed_diff"])
+            d["McNemar p per seed"] = " / ".join(f"{x:.2g}" for x in r.get("p_per_seed", []))
+            if r.get("p_questions") is not None:
+                d["p (questions | students)"] = f"{r['p_questions']:.2g}"
         if "paper" in r:
             d["paper %"] = r.get("paper")
         for k in extra:
@@ -620,6 +630,10 @@ def restat_rows(rows: Sequence[dict[str, Any]], pool: Sequence[dict[str, Any]], 
     out = []
     for i, r in enumerate(rows):
         r = dict(r)
+        if i in untraced and r.get("p_value") is not None and any(
+                rows[k].get("condition") == r.get("baseline") for k in untraced):
+            r["stat_note"] = ("one model without training seeds on both sides (prompted): the test is over questions, "
+                              "as computed when the notebook ran")
         if i in mats:
             seeds, m = mats[i]
             _, r["ci_low"], r["ci_high"] = seed_mean_ci(m)
@@ -665,6 +679,10 @@ def restat_file(path: str | Path, pool: Sequence[dict[str, Any]], *, gap: Any = 
     else:
         return False
     rec["rows"] = new
+    for k, v in list(rec.items()):          # further comparison tables stored beside the rows (e.g. after_vs_before)
+        if (k not in ("rows", "per_student") and isinstance(v, list) and v and all(isinstance(x, dict) for x in v)
+                and any(x.get("per_seed") and x.get("seeds") and x.get("n") for x in v)):
+            rec[k] = restat_rows(v, pool, f"{path}:{k}", rec.get("columns") or ("condition",))
     rec["restat"] = {"commit": git_commit(), "at": time.strftime("%Y-%m-%d %H:%M:%S"),
                      "how": "intervals and tests recomputed from the stored per-question predictions by helpers.stats: "
                             "headline p and CI from the paired t over seeds and questions; p_questions "

@@ -247,7 +247,7 @@ def execute(notebook: Path, profile: str, *, parameters: dict[str, Any] | None =
 
 
 def _record_time(path: Path, profile: str, name: str, secs: float, status: str,
-                 known: Sequence[str] = (), run_id: str = "") -> Path:
+                 known: Sequence[str] = (), run_id: str = "", stages: dict[str, Any] | None = None) -> Path:
     """Merge one notebook's wall time into ``run_times.json``: ``notebooks`` holds the latest time of
     each notebook (entries of notebooks not in ``known`` are dropped), ``runs`` the last 20 runs by
     start time (so a fresh run and a cached re-run can be told apart)."""
@@ -258,6 +258,8 @@ def _record_time(path: Path, profile: str, name: str, secs: float, status: str,
     nbs = {k: v for k, v in rec.get("notebooks", {}).items() if not known or k in known}
     now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     nbs[name] = {"wall_s": round(secs, 1), "status": status, "finished": now}
+    if stages is not None:
+        nbs[name]["stages"] = stages
     runs = rec.get("runs", {})
     if run_id:
         runs.setdefault(run_id, {})[name] = round(secs, 1)
@@ -292,7 +294,7 @@ def run_all(profile: str, only: Sequence[str] | None = None, *, parameters: dict
           f"[run] results → {paths.results / profile}", file=stream, flush=True)
     for nb in notebooks:
         print(f"[run] {nb.name} …", file=stream, flush=True)
-        t0 = time.perf_counter()
+        t0, started = time.perf_counter(), time.time()
         try:
             times[executed_name(nb)] = execute(nb, profile, parameters=parameters, paths=paths,
                                      progress_bar=progress_bar, log_output=log_output)
@@ -302,7 +304,9 @@ def run_all(profile: str, only: Sequence[str] | None = None, *, parameters: dict
                              run_id)
             raise
         if record_times:
-            _record_time(times_file, profile, executed_name(nb), times[executed_name(nb)], "ok", known, run_id)
+            from .cache import stage_seconds
+            _record_time(times_file, profile, executed_name(nb), times[executed_name(nb)], "ok", known, run_id,
+                         stages=stage_seconds(started))
         print(f"[run] {nb.name} done in {times[executed_name(nb)]:.1f}s", file=stream, flush=True)
     summary = write_summary(profile, paths)
     print(f"[run] all done: {sum(times.values()):.1f}s total; times in {times_file}; summary {summary}",

@@ -567,6 +567,16 @@ def _train_with_attention(trainer: Any, impl: str) -> None:
     trainer.add_callback(_AttentionKernel())
 
 
+def cached_student(student: str, pairs: Sequence[Pair], cfg: TrainConfig) -> Student | None:
+    """The cached student of (``student``, ``pairs``, ``cfg``) with its weights, or None."""
+    from .cache import has_weights
+    key = student_key(student, pairs, cfg)
+    final = students_dir() / key
+    if (final / STUDENT_META).exists() and has_weights(final):
+        return Student(final, key, json.loads((final / STUDENT_META).read_text()), reused=True)
+    return None
+
+
 def train_student(student: str, pairs: Sequence[Pair], cfg: TrainConfig, *, model_and_tokenizer: Any = None,
                   dev_eval: Callable[[Any, Any], float] | None = None, cache: bool = True, force: bool = False,
                   info: dict[str, Any] | None = None, progress: bool = False,
@@ -584,11 +594,10 @@ def train_student(student: str, pairs: Sequence[Pair], cfg: TrainConfig, *, mode
     key = student_key(student, pairs, cfg)
     final = students_dir() / key
     if cache and not force and (final / STUDENT_META).exists():
-        from .cache import has_weights
-        if has_weights(final):
-            meta = json.loads((final / STUDENT_META).read_text())
+        found = cached_student(student, pairs, cfg)
+        if found is not None:
             log.info("reusing cached student %s", final)
-            return Student(final, key, meta, reused=True)
+            return found
         log.info("student %s: weights pruned from the cache (`cache prune --what weights`); retraining — "
                  "its decodes are still cached", final)
 

@@ -174,7 +174,7 @@ for (condition, seed), (student, (preds,)) in protocol.run_units(P, units).items
     how = "from the cache" if student.reused else f"trained in {o['train_seconds']:.0f}s"
     print(f"{condition:10s} seed {seed}: original {100 * o['accuracy']:5.1f}%  contrast {100 * c['accuracy']:5.1f}%  "
           f"({o['train_pairs']} pairs, {o['train_steps']} steps, {how})")
-steps = protocol.check_matched(rows)
+steps = protocol.check_matched(rows, P.budget)
 
 # %% [markdown]
 # ## Fig. 5: accuracy on the original and the contrast reviews

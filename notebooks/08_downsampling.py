@@ -157,8 +157,8 @@ for strategy in CONDITIONS:
     for seed in P.seeds:
         corpora[strategy, seed] = cs = corpus_for(strategy, seed)
         units[strategy, seed] = protocol.unit(P, targets.pairs_from_corpus(cs, "scotd", supervised=True, seed=seed),
-                                              seed=seed, evaluate=dev,
-                                              info={"condition": "scotd", "setting": "supervised",
+                                              seed=seed, evaluate=dev, train=train, heldout=heldout,
+                                              diagnostics=False, info={"condition": "scotd", "setting": "supervised",
                                                     "downsample": strategy, "cot_budget": D.budget})
 rows = []   # run_units: every student trained and decoded, several at a time (notebook 03)
 for (strategy, seed), (student, (preds,)) in protocol.run_units(P, units).items():
@@ -166,7 +166,7 @@ for (strategy, seed), (student, (preds,)) in protocol.run_units(P, units).items(
     rows.append(protocol.score(P, student, preds, dev, condition=strategy, seed=seed, cots=cots, diagnostics=False))
     print(f"{strategy:15s} seed {seed}: {cots:5d} CoTs → dev accuracy {100 * rows[-1]['accuracy']:.1f}% "
           f"({rows[-1]['train_steps']} steps, {rows[-1]['train_seconds']:.0f}s of training)")
-steps = protocol.check_matched(rows)
+steps = protocol.check_matched(rows, P.budget)
 
 # %% [markdown]
 # ## Fig. 7
@@ -200,16 +200,16 @@ plots.savefig(fig, "08_fig7_downsampling");
 # Course run (45 min, 6 new students): coin flip, SmolLM2-135M, the supervised corpus C' (1076 correct CoTs of
 # the scripted teacher, 3.6 per question) cut to 2 CoTs per question (593 CoTs), 40 steps × batch 8 for every
 # student, seeds 0/1/2 (a new random draw per seed), all 200 dev questions; majority class 50.0 %. Mean [95 %
-# CI, seeds then questions], Δ [CI], paired permutation p over questions.
+# CI over seeds and questions], Δ [CI], seed-level p (paired t over seeds and questions).
 #
-# * **Random vs diversity at 2 CoTs/question:** random 91.8 [88.8, 94.5], diversity (MiniLM + Ward) 93.0
-#   [89.8, 95.8], Δ +1.2 [−2.3, +4.8], p = 0.43 — **no difference**. What diversity kept is only mildly more
+# * **Random vs diversity at 2 CoTs/question:** random 91.8, diversity (MiniLM + Ward) 93.0, Δ +1.2
+#   [−2.2, +4.5], p = 0.47 — **no difference**. What diversity kept is only mildly more
 #   varied (51.2 vs 49.7 unique bigrams per question; embedding spread 0.026 vs 0.021): the scripted teacher's
 #   CoTs for one question differ in wording and in where the slips fell, not in approach, so there is
 #   little diversity to select for.
 # * **Downsampled vs all of C':** both cut corpora score *above* the full corpus (82.7 [64.5, 94.3]) in the
-#   mean — random +9.2 [−3.2, +26.0], diversity +10.3 [−1.5, +25.7]; the question-level p is 5e-5, but the
-#   seed interval spans 0 and the gap is one seed (full-corpus seed 1 at 63.5 %; seeds 0 and 2 are within a
+#   mean — random +9.2 [−30.8, +49.1], p = 0.44, diversity +10.3 [−27.4, +48.0], p = 0.37; over questions
+#   p = 2e-4 (about these students only), and the gap is one seed (full-corpus seed 1 at 63.5 %; seeds 0 and 2 are within a
 #   point of the cut corpora, McNemar p 0.68 and 1). At a matched budget of 320 sequences, 2 CoTs per question
 #   are seen about twice as often as 3.6, and the cut students are more stable across seeds (91.5–94.5 %).
 #   SCoTD's §4 (the paper's figure gives no numbers) found downsampled corpora *below* the full one; here

@@ -77,7 +77,7 @@ teacher = teacher_from_name(run.profile.teacher, task=P.task)
 corpus = sample_corpus(teacher, train + heldout, n=run.profile.distill.n_samples, progress=False)
 train_corpus = only_questions(corpus, train)
 student = protocol.fit(P, targets.pairs_from_corpus(train_corpus, "scotd", supervised=True, seed=SEED), seed=SEED,
-                       info={"condition": "scotd", "setting": "supervised"})
+                       info={"condition": "scotd", "setting": "supervised"}, train=train, heldout=heldout)
 pool = human_eval.question_pool(H.questions, dev, heldout)
 preds = protocol.decode(P, student, pool, "greedy", seed=SEED, condition="scotd")
 print(f"student {student.key} ({'reused from the cache' if student.reused else 'trained now'}); "

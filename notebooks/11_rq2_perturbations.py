@@ -76,8 +76,8 @@ for c, kw in (("cot_before", {}), ("shuffled_before", {}), ("masked_before", {"p
 # %%
 def student_unit(condition, seed, **kw):
     pairs = targets.pairs_from_corpus(train_corpus, condition, supervised=True, seed=seed, **kw)
-    return protocol.unit(P, pairs, seed=seed, info={"condition": condition, **kw}, evaluate=dev, heldout=heldout,
-                         diagnostics=False)
+    return protocol.unit(P, pairs, seed=seed, info={"condition": condition, **kw}, evaluate=dev, train=train,
+                         heldout=heldout, diagnostics=False)
 
 
 def student_rows(keys):

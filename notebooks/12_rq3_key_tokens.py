@@ -78,7 +78,7 @@ for entry in train_corpus.entries:
         items.append((entry.example, kept[0].rationale))
 s0 = P.seeds[0]
 attributor = protocol.fit(P, targets.pairs_from_corpus(train_corpus, "cot_before", supervised=True, seed=s0),
-                          seed=s0, heldout=heldout, info={"condition": "cot_before", "setting": "supervised"})
+                          seed=s0, train=train, heldout=heldout, info={"condition": "cot_before", "setting": "supervised"})
 atts = analysis.attribute_rationales(attributor, items, n_steps=W.ig_steps, internal_batch_size=W.ig_internal_batch)
 comp = analysis.completeness(list(atts.values()))
 err = comp["rel_median"]
@@ -158,7 +158,7 @@ for condition, kt in [("label_only", None), ("cot_after", None)] + [(v, variants
         pairs = targets.pairs_from_corpus(train_corpus, target, supervised=True, seed=seed,
                                           **({"key_tokens": key_tokens_for(kt)} if kt is not None else {}))
         units[condition, seed] = protocol.unit(P, pairs, seed=seed, info={"condition": target, "variant": condition},
-                                               evaluate=dev, heldout=heldout, diagnostics=False)
+                                               evaluate=dev, train=train, heldout=heldout, diagnostics=False)
 rows = []
 for (condition, seed), (student, (preds,)) in protocol.run_units(P, units).items():
     rows.append(protocol.score(P, student, preds, dev, condition=condition, seed=seed, diagnostics=False))

@@ -85,3 +85,11 @@ def test_cache_cli_errors_are_one_line(cached_student, capsys):
     assert "invalid choice: 'everything'" in capsys.readouterr().err
     assert main(["cache", "prune", "--what", "weights", "--dry-run"]) == 0
     assert "would remove 1 weights entry" in capsys.readouterr().out
+
+
+def test_stage_seconds_counts_what_was_trained_and_decoded_since(cached_student):
+    root, _, _, st, _ = cached_student
+    got = cache.stage_seconds(0.0)
+    assert got["students_trained"] == 1 and got["training_s"] == pytest.approx(st.meta["train_seconds"], abs=0.1)
+    assert got["decodes_made"] == 1 and got["decoding_s"] > 0 and got["generated_tokens"] > 0
+    assert cache.stage_seconds(time.time() + 60)["students_trained"] == 0

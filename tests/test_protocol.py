@@ -233,7 +233,12 @@ def test_paper_lookups():
 def test_check_matched_under_early_stopping():
     a, b = row("label_only", 0, [True, False]), row("scotd", 0, [True, True])
     budget = P.Budget(steps=12, eval_every=2)
-    assert P.check_matched([dict(a, train_steps=6), dict(b, train_steps=12)], budget) == 12
+    conv = {"converged": True, "stopped_by": "patience"}
+    assert P.check_matched([dict(a, train_steps=6, **conv), dict(b, train_steps=12, **conv)], budget) == 12
+    with pytest.raises(ValueError, match="did not converge"):
+        P.check_matched([dict(a, train_steps=6, **conv), dict(b, train_steps=12, converged=False, stopped_by="cap")],
+                        budget)
+    assert P.check_matched([dict(a, train_steps=6), dict(b, train_steps=12)], budget, why="smoke") == 12
     with pytest.raises(ValueError, match="outside the budget"):
         P.check_matched([dict(a, train_steps=14), b], budget)
     assert "early stopping on the held-out slice of train" in budget.describe()
@@ -292,6 +297,8 @@ def test_fit_by_the_learned_rule_records_a_learning_curve_and_convergence(tmp_pa
         P.check_converged([row, capped])
     assert P.check_converged([row, capped], why="smoke")["why"] == "smoke"
     assert "until neither its held-out accuracy nor its accuracy on its own training" in p.budget.describe()
+    # the notebooks' loop after run_units: fit finds the cached student from its pairs alone
+    assert P.fit(p, pairs, seed=0, info={"condition": "greedy_cot"}).key == student.key
     # without the training questions the rule cannot be followed: a clear error, not a silent held-out rule
     bare = P.unit(p, pairs, seed=1, info={"condition": "greedy_cot"}, heldout=s.heldout)
     with pytest.raises(ValueError, match="'learned' stop rule needs the training questions"):
