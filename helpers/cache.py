@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from . import config
+from .train import STUDENT_META, WEIGHT_FILES, has_weights  # noqa: F401  (has_weights: re-exported)
 
 KINDS = ("students", "decodes", "models", "samples", "wordvec", "other")
 WHAT = ("students", "weights", "decodes", "models", "samples", "all")
-WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "adapter_model.safetensors")
 
 
 @dataclass
@@ -55,14 +55,8 @@ def _mtime(p: Path) -> float:
     return max(times) if times else p.stat().st_mtime
 
 
-def has_weights(folder: Path) -> bool:
-    """Whether a student folder still holds its weights (``cache prune --what weights`` removes them)."""
-    return any((folder / w).exists() or any(folder.glob(w.replace(".", "-*.", 1))) for w in WEIGHT_FILES)
-
-
 def entries(root: Path | None = None) -> list[Entry]:
     """Everything in the cache, one entry per student folder, decode file, model folder, … ."""
-    from .train import STUDENT_META
     root = root or config.cache_dir()
     out: list[Entry] = []
     decode_counts: dict[str, int] = {}
@@ -179,7 +173,6 @@ def stage_seconds(since: float, root: Path | None = None) -> dict[str, Any]:
     """Where the time went since ``since`` (a ``time.time()``): the students trained and decodes made in the
     cache after it, with the seconds each recorded (training: ``train_seconds``; decoding: ``seconds``).
     Work done by several worker processes at once adds up to more than the wall time."""
-    from .train import STUDENT_META
     root = root or config.cache_dir()
     out: dict[str, Any] = {"students_trained": 0, "training_s": 0.0, "decodes_made": 0, "decoding_s": 0.0,
                            "generated_tokens": 0}

@@ -74,6 +74,41 @@ def _names(xs: Any) -> str:
     return ", ".join(sorted(xs))
 
 
+def _number(kind: type, low: float, *, strict: bool = False, high: float | None = None) -> Any:
+    """An argparse type: a ``kind`` (int or float) ≥ ``low`` (> with ``strict``; ≤ ``high`` if given); a bad
+    value is a one-line error naming the bound (exit code 2)."""
+    bound = f"> {low:g}" if strict else f"≥ {low:g}"
+    if high is not None:
+        bound += f" and ≤ {high:g}"
+
+    def parse(value: str) -> Any:
+        try:
+            x = kind(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not {'a whole number' if kind is int else 'a number'}") from None
+        if (x <= low if strict else x < low) or (high is not None and x > high) or x != x:
+            raise argparse.ArgumentTypeError(f"{value} is out of range: must be {bound}")
+        return x
+    parse.__name__ = kind.__name__          # argparse names the type in its messages
+    return parse
+
+
+COUNT = _number(int, 1)          # a count of things: at least one
+NONNEG = _number(int, 0)         # a count where 0 means something (exemplars, retries)
+POSITIVE = _number(float, 0, strict=True)
+NONNEG_F = _number(float, 0)
+
+
+def _endpoint(value: str) -> str:
+    """An OpenAI-compatible base URL: http(s)://host[:port][/path]."""
+    from urllib.parse import urlparse
+    u = urlparse(value)
+    if u.scheme not in ("http", "https") or not u.netloc:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an http(s) URL: write it with its scheme, "
+                                         f"e.g. http://{value if '://' not in value else 'localhost:8000'}/v1")
+    return value
+
+
 def _existing_file(value: str) -> str:
     if not Path(value).is_file():
         raise argparse.ArgumentTypeError(f"file not found: {value}")
@@ -174,7 +209,7 @@ def _add_models(sub: Any) -> None:
     c.add_argument("--model", required=True, choices=sorted(REGISTRY), metavar="MODEL",
                    help=f"registry model: {_names(REGISTRY)}")
     c.add_argument("--prompt", default="Q: What do plants need to grow?\nA:", help="prompt to continue")
-    c.add_argument("--max-new-tokens", type=int, default=24, help="tokens to generate")
+    c.add_argument("--max-new-tokens", type=COUNT, default=24, help="tokens to generate")
     c.set_defaults(handler=cmd_models)
 
 
@@ -188,29 +223,29 @@ def _add_sample(sub: Any) -> None:
     _add_task(p)
     _add_split(p, "train")
     _add_data_dir(p)
-    p.add_argument("--limit", type=int, default=None, help="first N questions of the split (default: all)")
+    p.add_argument("--limit", type=COUNT, default=None, help="first N questions of the split (default: all)")
     p.add_argument("--model", default=None,
                    help="the teacher: a registry model (" + _registry_help() + "), a local directory or a hub "
                         "id, sampled locally; with --endpoint, the model name sent to the server "
                         "(default: the server's first model)")
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--endpoint", default=None, help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 "
+    src.add_argument("--endpoint", default=None, type=_endpoint, help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 "
                                                       "(default: none, sample --model locally)")
     src.add_argument("--replay", default=None, type=_replay_source, metavar="CORPUS",
                      help=f"replay a released corpus instead of sampling: {_names(CORPORA)} (aliases "
                           f"{_names(ALIASES)}) or a SCoTD *_30x.json file (default: none)")
-    p.add_argument("--n", type=int, default=4, help="samples per question (paper: 30)")
-    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (0 = greedy)")
-    p.add_argument("--max-new-tokens", type=int, default=96, help="tokens per sample")
-    p.add_argument("--shots", type=int, default=None, help="few-shot exemplars in the prompt (default: all)")
+    p.add_argument("--n", type=COUNT, default=4, help="samples per question (paper: 30)")
+    p.add_argument("--temperature", type=NONNEG_F, default=1.0, help="sampling temperature (0 = greedy)")
+    p.add_argument("--max-new-tokens", type=COUNT, default=96, help="tokens per sample")
+    p.add_argument("--shots", type=NONNEG, default=None, help="few-shot exemplars in the prompt (default: all)")
     p.add_argument("--mode", choices=["cot", "rationalize"], default="cot",
                    help="cot: few-shot CoT prompt; rationalize: the gold label is given (Wadhwa et al.)")
     _add_setting(p, "few_shot", "supervised: keep only samples whose label is gold (SCoTD's filter); "
                                 "few_shot: keep every sample")
-    p.add_argument("--batch-size", type=int, default=4, help="prompts per generate call (local teacher)")
-    p.add_argument("--concurrency", type=int, default=4, help="parallel HTTP requests (--endpoint)")
-    p.add_argument("--timeout", type=float, default=120.0, help="seconds per HTTP request (--endpoint)")
-    p.add_argument("--retries", type=int, default=8,
+    p.add_argument("--batch-size", type=COUNT, default=4, help="prompts per generate call (local teacher)")
+    p.add_argument("--concurrency", type=COUNT, default=4, help="parallel HTTP requests (--endpoint)")
+    p.add_argument("--timeout", type=POSITIVE, default=120.0, help="seconds per HTTP request (--endpoint)")
+    p.add_argument("--retries", type=NONNEG, default=8,
                    help="retries per HTTP request, with exponential backoff (--endpoint)")
     _add_seed(p)
     p.add_argument("--cache-dir", default=None, help="sample cache (default: $COTLAB_CACHE/teacher)")
@@ -233,19 +268,19 @@ def _add_train(sub: Any) -> None:
                    help=f"the student: a registry model ({_registry_help()}), a local directory or a hub id "
                         "(default: the profile's student)")
     _add_profile(p)
-    p.add_argument("--limit", type=int, default=None,
+    p.add_argument("--limit", type=COUNT, default=None,
                    help="first N training questions (default: the profile's distill.n_train)")
-    p.add_argument("--lr", type=float, default=None, help="learning rate (default: the profile's budget)")
-    p.add_argument("--epochs", type=float, default=None,
+    p.add_argument("--lr", type=POSITIVE, default=None, help="learning rate (default: the profile's budget)")
+    p.add_argument("--epochs", type=POSITIVE, default=None,
                    help="train for this many epochs instead of a step budget (default: the profile's step budget)")
-    p.add_argument("--batch-size", type=int, default=None, help="batch size (default: the profile's budget)")
-    p.add_argument("--max-steps", type=int, default=None, help="optimizer steps (default: the profile's budget)")
+    p.add_argument("--batch-size", type=COUNT, default=None, help="batch size (default: the profile's budget)")
+    p.add_argument("--max-steps", type=COUNT, default=None, help="optimizer steps (default: the profile's budget)")
     p.add_argument("--lora", action="store_true", default=None, help="train LoRA adapters (default: the profile's)")
     _add_seed(p)
     _add_setting(p, "supervised", "supervised: keep correct samples, gold labels; few_shot: every sample with "
                                   "an answer, teacher labels (SCoTD 3.1)")
-    p.add_argument("--filler-k", type=int, default=10, help="filler tokens for --target filler")
-    p.add_argument("--mask-p", type=float, default=0.5, help="masked word fraction for --target masked_*")
+    p.add_argument("--filler-k", type=COUNT, default=10, help="filler tokens for --target filler")
+    p.add_argument("--mask-p", type=_number(float, 0, high=1), default=0.5, help="masked word fraction for --target masked_*")
     p.add_argument("--key-tokens", default=None, type=_existing_file,
                    help="JSON {example id: [words]} for --target key_tokens (default: none)")
     p.add_argument("--out", required=True, help="directory for the trained student")
@@ -262,11 +297,11 @@ def _add_evaluate(sub: Any) -> None:
                    help=f"a trained student directory, a registry model ({_registry_help()}) or a hub id")
     p.add_argument("--decode", choices=["greedy", "sc"], default="greedy",
                    help="greedy, or self-consistency (--n samples, majority vote)")
-    p.add_argument("--n", type=int, default=10, help="samples per question for --decode sc (paper: 30)")
-    p.add_argument("--temperature", type=float, default=0.7, help="sampling temperature for --decode sc")
-    p.add_argument("--max-new-tokens", type=int, default=96, help="tokens per completion")
-    p.add_argument("--limit", type=int, default=None, help="first N questions of the split (default: all)")
-    p.add_argument("--batch-size", type=int, default=16, help="sequences per generate call")
+    p.add_argument("--n", type=COUNT, default=10, help="samples per question for --decode sc (paper: 30)")
+    p.add_argument("--temperature", type=NONNEG_F, default=0.7, help="sampling temperature for --decode sc")
+    p.add_argument("--max-new-tokens", type=COUNT, default=96, help="tokens per completion")
+    p.add_argument("--limit", type=COUNT, default=None, help="first N questions of the split (default: all)")
+    p.add_argument("--batch-size", type=COUNT, default=16, help="sequences per generate call")
     _add_seed(p)
     _add_profile(p)
     p.add_argument("--stop-at-answer", action="store_true",
@@ -296,7 +331,7 @@ def _add_bench(sub: Any) -> None:
     p = _command(sub, "bench", "throughput benchmarks (sampling, training, decoding)")
     p.add_argument("--only", nargs="+", default=None, help="substrings of bench script names (default: all)")
     p.add_argument("--out", default=None, help="results JSON (default: results/bench.json)")
-    p.add_argument("--timeout", type=float, default=None, help="seconds per script (default: none)")
+    p.add_argument("--timeout", type=POSITIVE, default=None, help="seconds per script (default: none)")
     p.set_defaults(handler=cmd_bench)
 
 
@@ -306,7 +341,7 @@ def _add_sweep(sub: Any) -> None:
     p.add_argument("--grid", required=True, choices=sorted(GRIDS), help="which grid (helpers/sweep.py GRIDS)")
     p.add_argument("--setting", nargs="+", default=None, metavar="NAME",
                    help="only these settings of the grid (default: all)")
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--threads", type=COUNT, default=None, help="torch threads (default: torch's)")
     p.set_defaults(handler=cmd_sweep)
 
 
@@ -318,11 +353,11 @@ def _add_serve(sub: Any) -> None:
     p.add_argument("--model", default="smollm2-135m", type=_model_name,
                    help=f"a registry model ({_registry_help()}), a local directory or a hub id")
     p.add_argument("--host", default="127.0.0.1", help="address to bind")
-    p.add_argument("--port", type=int, default=8000, help="0 = any free port (printed in the READY line)")
+    p.add_argument("--port", type=_number(int, 0, high=65535), default=8000, help="0 = any free port (printed in the READY line)")
     p.add_argument("--faults", default=os.environ.get("COTLAB_SERVE_FAULTS", ""), type=_faults,
                    help=f"comma-separated fault schedule for successive completions: {', '.join(FAULT_KINDS)} "
                         "(default: $COTLAB_SERVE_FAULTS or none)")
-    p.add_argument("--fault-sleep", type=float, default=5.0,
+    p.add_argument("--fault-sleep", type=NONNEG_F, default=5.0,
                    help="seconds a 'timeout' fault stalls (set it above the client's timeout)")
     p.add_argument("--ignore-n", action="store_true", help="always return one choice (like llama-server)")
     p.set_defaults(handler=cmd_serve)
@@ -362,7 +397,7 @@ def _add_cache(sub: Any) -> None:
                  "--student; --dry-run shows what would go.")
     p.add_argument("action", choices=("list", "prune"))
     p.add_argument("--what", default=None, choices=WHAT, help="prune: which part")
-    p.add_argument("--older-than", type=float, default=None, metavar="DAYS",
+    p.add_argument("--older-than", type=NONNEG_F, default=None, metavar="DAYS",
                    help="prune: only what was last written at least DAYS ago (≥ 0)")
     p.add_argument("--task", default=None, help="prune/list: only students (and their decodes) of this task")
     p.add_argument("--student", default=None, help="prune/list: only students of this model (e.g. smollm2-tiny: smoke's)")
@@ -379,8 +414,6 @@ def cmd_cache(args: Any) -> int:
     if args.action == "prune":
         if args.what is None:
             raise UserError(f"cache prune needs --what (one of {', '.join(cache.WHAT)})")
-        if args.older_than is not None and args.older_than < 0:
-            raise UserError(f"--older-than must be ≥ 0 days, got {args.older_than:g}")
         r = cache.prune(args.what, older_than_days=args.older_than, task=args.task, student=args.student,
                         dry_run=args.dry_run)
         if args.json:

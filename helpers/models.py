@@ -13,7 +13,6 @@ directory (a trained student) to :func:`load_model`.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import importlib.util
 import json
@@ -166,13 +165,11 @@ def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
 
 @contextlib.contextmanager
 def _lock(path: Path):
+    """An exclusive inter-process lock on ``path`` (``filelock``: works on Windows too)."""
+    from filelock import FileLock
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    with FileLock(str(path)):
+        yield
 
 
 def gguf_path(name: str, verify: bool = True) -> Path:

@@ -367,7 +367,9 @@ PROFILES: dict[str, Profile] = {
                         fraction_counts=(1, 5, 10, 20, 30),
                         students=("facebook/opt-125m", "facebook/opt-350m", "facebook/opt-1.3b"), student_counts=(1, 5, 30)),
         downsampling=Downsampling(budget=5, strategies=("random", "diversity", "likelihood", "open_endedness")),
-        wadhwa=Wadhwa(students=("facebook/opt-1.3b", "openai-community/gpt2", "microsoft/phi-1_5"),
+        # Wadhwa et al.'s students: their "GPT-2" is gpt2-xl (1.5B; the lens figures read layers 27–40)
+        wadhwa=Wadhwa(students=("facebook/opt-1.3b", "openai-community/gpt2-xl", "microsoft/phi-1_5",
+                                "google/gemma-2b"),
                       filler_counts=(1, 5, 11, 20, 40), n_lens=200, lens_seeds=3, tuned_lens_steps=1000,
                       lens_tokens_per_step=None, mask_fractions=(0.1, 0.2, 0.35, 0.5, 0.6, 0.75, 0.9),
                       ig_internal_batch=16),

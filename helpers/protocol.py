@@ -36,7 +36,6 @@ The stage verbs, in data-flow order, each owning its cache:
 """
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable, Mapping, Sequence
 

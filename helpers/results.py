@@ -132,7 +132,7 @@ def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> st
 
 #: per-seed summaries: ``p_value`` is the headline test over seeds and questions (helpers.stats.seed_test);
 #: ``p_questions`` the permutation test over questions, conditional on the trained students
-SUMMARY_COLUMNS = ("per_seed", "accuracy", "ci_low", "ci_high", "steps", "converged", "diff", "diff_ci_low",
+SUMMARY_COLUMNS = ("per_seed", "accuracy", "ci_low", "ci_high", "steps", "converged", "train_seconds", "diff", "diff_ci_low",
                    "diff_ci_high", "p_value", "per_seed_diff", "p_per_seed", "p_questions", "paper", "n", "stat_note")
 SINGLE_COLUMNS = ("accuracy", "ci_low", "ci_high", "paper", "n", "no_answer_rate")
 
@@ -165,6 +165,8 @@ def summary_frame(rows: Sequence[dict[str, Any]], keys: Sequence[str] = ("condit
             d["steps"] = " / ".join(str(x) for x in r["steps"])
         if r.get("converged") is not None:
             d["converged"] = f"{r['converged']}/{len(r['steps'])}"
+        if r.get("train_seconds") is not None:
+            d["train s (mean)"] = round(r["train_seconds"])
         if r.get("diff") is not None:
             d[f"Δ vs {r.get('baseline')} (pts)"] = f"{100 * r['diff']:+.1f} [{100 * r['diff_ci_low']:+.1f}, {100 * r['diff_ci_high']:+.1f}]"
             d["p (seeds)"] = "–" if r.get("p_value") is None else f"{r['p_value']:.2g}"

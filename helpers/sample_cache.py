@@ -16,7 +16,6 @@ File layout::
 """
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
@@ -58,28 +57,29 @@ class SampleCache:
 
     # -- loading / repair ---------------------------------------------------------------------------
     def _open(self) -> None:
-        with open(self.path, "a+b") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                fh.seek(0)
-                data = fh.read()
-                good = self._parse(data, 1)
-                if good < len(data):
-                    self.repaired = len(data) - good
-                    fh.truncate(good)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                    warnings.warn(f"{self.path}: cut off a truncated last line ({self.repaired} bytes) "
-                                  "left by an interrupted run", stacklevel=3)
-                if good == 0:
-                    header = (json.dumps({"_cache": CACHE_VERSION, "teacher": self.teacher_id}) + "\n").encode()
-                    fh.write(header)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                    good = len(header)
-                self._size, self._lines = good, data[:good].count(b"\n") or 1
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        with self._file_lock(), open(self.path, "a+b") as fh:
+            fh.seek(0)
+            data = fh.read()
+            good = self._parse(data, 1)
+            if good < len(data):
+                self.repaired = len(data) - good
+                fh.truncate(good)
+                fh.flush()
+                os.fsync(fh.fileno())
+                warnings.warn(f"{self.path}: cut off a truncated last line ({self.repaired} bytes) "
+                              "left by an interrupted run", stacklevel=3)
+            if good == 0:
+                header = (json.dumps({"_cache": CACHE_VERSION, "teacher": self.teacher_id}) + "\n").encode()
+                fh.write(header)
+                fh.flush()
+                os.fsync(fh.fileno())
+                good = len(header)
+            self._size, self._lines = good, data[:good].count(b"\n") or 1
+
+    def _file_lock(self) -> Any:
+        """The inter-process lock of this cache file (``<file>.lock``, ``filelock``: POSIX and Windows)."""
+        from filelock import FileLock
+        return FileLock(str(self.path) + ".lock")
 
     def _parse(self, data: bytes, first_lineno: int) -> int:
         """Load records from ``data`` (starting at line ``first_lineno`` of the file); return the byte
@@ -137,28 +137,24 @@ class SampleCache:
         with self._lock:
             if (key, k) in self._records:
                 return False
-            with open(self.path, "r+b") as fh:
-                fcntl.flock(fh, fcntl.LOCK_EX)
-                try:
-                    size = os.fstat(fh.fileno()).st_size
-                    if size != self._size:
-                        fh.seek(self._size)
-                        tail = fh.read()
-                        good = self._parse(tail, self._lines + 1)
-                        self._lines += tail[:good].count(b"\n")
-                        self._size += good
-                        if good < len(tail):
-                            fh.truncate(self._size)
-                        if (key, k) in self._records:
-                            return False
+            with self._file_lock(), open(self.path, "r+b") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                if size != self._size:
                     fh.seek(self._size)
-                    fh.write(line)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                    self._size += len(line)
-                    self._lines += 1
-                finally:
-                    fcntl.flock(fh, fcntl.LOCK_UN)
+                    tail = fh.read()
+                    good = self._parse(tail, self._lines + 1)
+                    self._lines += tail[:good].count(b"\n")
+                    self._size += good
+                    if good < len(tail):
+                        fh.truncate(self._size)
+                    if (key, k) in self._records:
+                        return False
+                fh.seek(self._size)
+                fh.write(line)
+                fh.flush()
+                os.fsync(fh.fileno())
+                self._size += len(line)
+                self._lines += 1
             self._records[(key, k)] = row
             return True
 

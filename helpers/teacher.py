@@ -336,6 +336,11 @@ class HTTPTeacher(Teacher):
                  timeout: float = 120.0, max_retries: int = 8, backoff: float = 1.0, max_backoff: float = 30.0,
                  logprobs: bool = True, send_seed: bool = True):
         import requests
+        from urllib.parse import urlparse
+        u = urlparse(endpoint)
+        if u.scheme not in ("http", "https") or not u.netloc:
+            raise TeacherError(f"teacher endpoint {endpoint!r} is not an http(s) URL: write it with its scheme, "
+                               "e.g. http://localhost:8000/v1")
         base = endpoint.rstrip("/")
         if not base.endswith("/v1"):
             base += "/v1"

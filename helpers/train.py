@@ -48,6 +48,13 @@ from .targets import RESERVED_FILLER, Pair
 log = logging.getLogger(__name__)
 
 STUDENT_META = "cotlab_student.json"
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "adapter_model.safetensors")
+
+
+def has_weights(folder: Path) -> bool:
+    """Whether a student folder still holds its weights (``python -m helpers cache prune --what weights``
+    removes them and keeps the metadata: :func:`train_student` then retrains that student)."""
+    return any((folder / w).exists() or any(folder.glob(w.replace(".", "-*.", 1))) for w in WEIGHT_FILES)
 TRAIN_CODE_VERSION = 1          # bump when a change alters what a given key trains
 
 
@@ -569,7 +576,6 @@ def _train_with_attention(trainer: Any, impl: str) -> None:
 
 def cached_student(student: str, pairs: Sequence[Pair], cfg: TrainConfig) -> Student | None:
     """The cached student of (``student``, ``pairs``, ``cfg``) with its weights, or None."""
-    from .cache import has_weights
     key = student_key(student, pairs, cfg)
     final = students_dir() / key
     if (final / STUDENT_META).exists() and has_weights(final):

@@ -80,7 +80,7 @@ def test_cache_cli_errors_are_one_line(cached_student, capsys):
     assert "needs --what" in capsys.readouterr().err
     assert main(["cache", "prune", "--what", "weights", "--older-than", "-1"]) == 2
     err = capsys.readouterr().err
-    assert "--older-than must be ≥ 0" in err and len(err.strip().splitlines()) == 1
+    assert "--older-than: -1 is out of range: must be ≥ 0" in err and len(err.strip().splitlines()) == 1
     assert main(["cache", "prune", "--what", "everything"]) == 2
     assert "invalid choice: 'everything'" in capsys.readouterr().err
     assert main(["cache", "prune", "--what", "weights", "--dry-run"]) == 0

@@ -191,3 +191,30 @@ def test_main_returns_exit_codes_in_process(capsys):
     assert main(["sample", "--task", "sst2", "--replay", "mario", "--out", "x"]) == 2
     assert capsys.readouterr().err == "error: task 'sst2' has no split 'train'; splits: ['validation']\n"
     assert main(["models", "check", "--help"]) == 0
+
+
+@pytest.mark.parametrize("args, expected", [
+    (("sample", "--task", "quarel", "--replay", "mario", "--n", "-1", "--out", "x"), "argument --n: -1 is out of range: must be ≥ 1"),
+    (("sample", "--task", "quarel", "--replay", "mario", "--n", "0", "--out", "x"), "argument --n: 0 is out of range: must be ≥ 1"),
+    (("sample", "--task", "quarel", "--replay", "mario", "--limit", "-5", "--out", "x"), "argument --limit: -5 is out of range"),
+    (("sample", "--task", "quarel", "--replay", "mario", "--n", "two", "--out", "x"), "argument --n: 'two' is not a whole number"),
+    (("sample", "--task", "quarel", "--endpoint", "localhost:8000", "--out", "x"), "'localhost:8000' is not an http(s) URL"),
+    (("sample", "--task", "quarel", "--replay", "mario", "--temperature", "-0.5", "--out", "x"), "must be ≥ 0"),
+    (("sample", "--task", "quarel", "--replay", "mario", "--shots", "-1", "--out", "x"), "argument --shots: -1 is out of range"),
+    (("train", "--task", "quarel", "--target", "label_only", "--max-steps", "0", "--out", "x"), "--max-steps: 0 is out of range"),
+    (("train", "--task", "quarel", "--target", "label_only", "--lr", "0", "--out", "x"), "--lr: 0 is out of range: must be > 0"),
+    (("train", "--task", "quarel", "--target", "masked_after", "--mask-p", "1.5", "--out", "x"), "must be ≥ 0 and ≤ 1"),
+    (("serve", "--port", "70000"), "--port: 70000 is out of range"),
+    (("cache", "prune", "--what", "weights", "--older-than", "-1"), "--older-than: -1 is out of range"),
+])
+def test_counts_sizes_and_urls_are_validated_in_one_line(args, expected):
+    """Every count and size is checked before anything runs: one line, exit code 2 (never an empty corpus
+    written for --n 0, never --limit -5 read as "all but the last 5", never a requests traceback)."""
+    assert expected in one_line_error(cli(*args))
+
+
+def test_an_endpoint_without_a_scheme_is_a_clear_error_in_the_teacher_too():
+    from helpers.config import UserError
+    from helpers.teacher import HTTPTeacher
+    with pytest.raises(UserError, match="not an http\\(s\\) URL"):
+        HTTPTeacher("localhost:8000")

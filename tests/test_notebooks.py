@@ -224,3 +224,26 @@ def test_nbval_reruns_an_executed_copy(smoke: SmokeRun) -> None:
                            str(copy)], cwd=REPO, capture_output=True, text=True, timeout=600,
                           env={**os.environ, **smoke.env})
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+
+
+@pytest.mark.timeout(600)
+def test_plain_papermill_runs_the_paired_ipynb(smoke: SmokeRun, tmp_path: Path) -> None:
+    """The README's plain-papermill path: jupytext writes the paired .ipynb of a .py notebook, and the
+    papermill command line runs it from notebooks/ with PROFILE injected (here a copy beside the source)."""
+    _executed(smoke, NB_DIR / "00_overview.py")           # the smoke run itself went through
+    src = NB_DIR / "00_overview.py"
+    paired = NB_DIR / f"_papermill_test_{os.getpid()}.ipynb"
+    out = tmp_path / "out.ipynb"
+    try:
+        proc = subprocess.run([sys.executable, "-m", "jupytext", "--to", "ipynb", "-o", str(paired), str(src)],
+                              cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        proc = subprocess.run([sys.executable, "-m", "papermill", paired.name, str(out), "-p", "PROFILE", "smoke",
+                               "-k", runner.ensure_kernel()], cwd=NB_DIR, capture_output=True, text=True,
+                              timeout=600, env={**os.environ, **smoke.env})
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    finally:
+        paired.unlink(missing_ok=True)
+    nb = nbformat.read(out, as_version=4)
+    assert any("injected-parameters" in c.metadata.get("tags", []) and "smoke" in c.source for c in nb.cells)
+    assert not [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]

@@ -157,3 +157,40 @@ def test_no_committed_result_prints_p_below_005_beside_an_interval_spanning_zero
                 bad.append(f"{f.relative_to(REPO)}{path}: p={p:.3g}, CI [{lo:.3g}, {hi:.3g}]")
     assert n > 20
     assert not bad, "\n".join(bad[:20])
+
+
+def test_restat_recomputes_a_saved_table_from_its_stored_predictions(tmp_path):
+    """A table saved with old statistics is rewritten from the per-student predictions stored with it: the
+    numbers equal what summarize gives now; a row whose baseline was not stored loses its comparison, with
+    a note, and keeps its accuracy."""
+    from helpers import protocol, results
+    from helpers.decode import Prediction
+    rng = np.random.default_rng(5)
+    per_student = []
+    for seed in (0, 1, 2):
+        base = rng.random(100) < 0.5
+        for cond, corr in (("label_only", base), ("greedy_cot", base | (rng.random(100) < 0.3 + 0.2 * seed))):
+            preds = [Prediction(f"q{i:03d}", "A", "A" if c else "B", ["t"]) for i, c in enumerate(corr)]
+            per_student.append({"condition": cond, "seed": seed, "accuracy": float(np.mean(corr)), "n": 100,
+                                "preds": preds, "train_steps": 10})
+    fresh = protocol.summarize(per_student, baseline="label_only")
+    stale = [dict(r, ci_low=0.0, ci_high=1.0, p_value=5e-5, diff_ci_low=-1.0, diff_ci_high=1.0) if "diff" in r
+             else dict(r) for r in fresh]
+    stale.append(dict(fresh[1], condition="prompted", baseline="other", p_value=5e-5))   # baseline not stored
+    rec = {"title": "t", "columns": ["condition"], "rows": stale,
+           "per_student": [{**r, "preds": [{"id": p.id, "gold": p.gold, "pred": p.pred, "correct": p.correct}
+                                           for p in r["preds"]]} for r in per_student]}
+    path = tmp_path / "course" / "t.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(rec))
+    assert results.restat_profile("course", tmp_path) == ["t.json"]
+    got = json.loads(path.read_text())
+    cot = next(r for r in got["rows"] if r["condition"] == "greedy_cot")
+    want = next(r for r in fresh if r["condition"] == "greedy_cot")
+    for k in ("diff", "diff_ci_low", "diff_ci_high", "p_value", "ci_low", "ci_high", "p_questions"):
+        assert cot[k] == pytest.approx(want[k]), k
+    assert cot["per_seed_diff"] == pytest.approx(want["per_seed_diff"])
+    prompted = next(r for r in got["rows"] if r["condition"] == "prompted")
+    assert prompted["p_value"] is None and "not re-tested" in prompted["stat_note"]
+    assert prompted["accuracy"] == want["accuracy"] and "restat" in got
+    assert (path.with_suffix(".md")).read_text().count("p_questions") == 1
