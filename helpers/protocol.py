@@ -36,6 +36,7 @@ The stage verbs, in data-flow order, each owning its cache:
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable, Mapping, Sequence
 
@@ -78,7 +79,8 @@ class Budget:
         if self.early_stopping and self.rule == "learned":
             text = (f"every condition trained by one rule: until neither its held-out accuracy nor its accuracy on "
                     f"its own training questions improves by {self.threshold:g} for {self.patience} evaluations "
-                    f"(every {self.eval_every} steps; the weights of the best held-out accuracy kept), at most "
+                    f"(every {self.eval_every} steps, from the end of the warm-up; the weights of the best held-out "
+                    f"accuracy kept), at most "
                     f"{self.steps} steps × batch {self.batch_size * self.grad_accum}; AdamW lr {self.lr:g}, "
                     f"{self.warmup_ratio:.0%} linear warm-up, then {self.schedule} decay over the {self.steps}-step cap")
         elif self.early_stopping:
@@ -129,7 +131,8 @@ class Protocol:
                            max_seq_len=window, seed=seed, epochs=1.0, eval_every=b.eval_every,
                            patience=b.patience, threshold=b.threshold, n_dev_eval=self.n_heldout,
                            eval_max_new_tokens=max(self.max_new_tokens, longest_completion),
-                           probe=b.probe or b.rule == "learned", stop_rule=b.rule)
+                           probe=b.probe or b.rule == "learned", stop_rule=b.rule,
+                           min_steps=math.ceil(b.warmup_ratio * b.steps) if b.rule == "learned" else 0)
 
 
 # ------------------------------------------------------------------------------------------ data

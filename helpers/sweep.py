@@ -94,9 +94,10 @@ GRIDS: dict[str, list[Setting]] = {
                 budget=Budget(steps=400, eval_every=20, patience=25, threshold=0.02, probe=True, rule="learned"),
                 seeds=(2,), conditions=("label_only",), n_heldout=64, n_diag_train=32),
     ],
-    # F1 under the rule at 3 seeds (seed 2's records come from coinflip-converge)
+    # F1 under the rule at 3 seeds, patience counted from the end of the warm-up (coinflip-converge's first
+    # run counted it from step 10: label-only stopped at step 60, 20 steps after its warm-up)
     "coinflip-converge-confirm": [
-        Setting("coinflip-n300-converge", "coinflip", "scripted:0.1", n_train=300,
+        Setting("coinflip-n300-converge-w", "coinflip", "scripted:0.1", n_train=300,
                 budget=Budget(steps=400, eval_every=10, patience=5, threshold=0.02, probe=True, rule="learned"),
                 seeds=(0, 1, 2), conditions=("label_only", "greedy_cot"), n_heldout=64, n_diag_train=32),
     ],

@@ -87,6 +87,9 @@ class TrainConfig:
     # *or* train-slice accuracy improves: a student stops only once it has stopped learning its own training
     # questions too; needs the probe's train-slice accuracy)
     stop_rule: str = "heldout"
+    # no stopping before this many steps (the protocol sets the warm-up's length for the rule "learned": an
+    # evaluation during warm-up is recorded and can set the best weights, but never counts against patience)
+    min_steps: int = 0
 
 
     def key_fields(self) -> dict[str, Any]:
@@ -103,6 +106,8 @@ class TrainConfig:
             d.pop("probe")                  # students trained before probes existed keep their keys
         if not self.eval_every or self.stop_rule == "heldout":
             d.pop("stop_rule")
+        if not self.eval_every or not self.min_steps:
+            d.pop("min_steps")
         return d
 
 
@@ -272,12 +277,13 @@ class DevAccuracyStopper:
     cannot generalise (label-only on the coin flip) still trains until it stops learning its own training
     questions. The weights kept are always those of the best held-out accuracy (ties: the higher
     train-slice accuracy, then the later step): selection on the held-out slice of train alone.
+    ``min_steps``: evaluations up to that step never count against patience (the learning-rate warm-up).
 
     ``evaluate`` comes from the caller (e.g. :func:`helpers.decode.dev_accuracy`), so training does not
     depend on decoding."""
 
     def __init__(self, evaluate: Callable[[Any], Any], every: int, patience: int, threshold: float,
-                 rule: str = "heldout"):
+                 rule: str = "heldout", min_steps: int = 0):
         from transformers import TrainerCallback
 
         outer = self
@@ -295,7 +301,7 @@ class DevAccuracyStopper:
         self.patience, self.threshold = patience, threshold
         if rule not in ("heldout", "learned"):
             raise ValueError(f"unknown stop rule {rule!r}; valid: 'heldout', 'learned'")
-        self.rule = rule
+        self.rule, self.min_steps = rule, int(min_steps)
         self.history: list[dict[str, float]] = []
         self.best_acc, self.best_step, self.best_state, self.bad = -1.0, 0, None, 0
         self.best_key: tuple[float, float] = (-1.0, -1.0)
@@ -329,7 +335,7 @@ class DevAccuracyStopper:
             self.best_acc, self.best_step = acc, step
             self.best_key = (acc, float(train_acc) if train_acc is not None else -1.0)
             self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        if progress:
+        if progress or step <= self.min_steps:
             self.bad = 0
         else:
             self.bad += 1
@@ -642,7 +648,7 @@ def _train_into(tok: Any, model: Any, pairs: Sequence[Pair], cfg: TrainConfig, s
     stopper = None
     if cfg.eval_every and dev_eval is not None:
         stopper = DevAccuracyStopper(lambda m: dev_eval(m, tok), cfg.eval_every, cfg.patience, cfg.threshold,
-                                     rule=cfg.stop_rule)
+                                     rule=cfg.stop_rule, min_steps=cfg.min_steps)
         trainer.add_callback(stopper.callback)
     pad_stats = _padding_stats(trainer)
 

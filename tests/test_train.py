@@ -306,7 +306,7 @@ def test_learned_rule_keeps_training_while_the_training_questions_are_still_bein
 
     curve = [(0.5, 0.5), (0.5, 0.6), (0.5, 0.8), (0.5, 1.0), (0.5, 1.0), (0.5, 1.0)]
 
-    def run(rule, patience=2):
+    def run(rule, patience=2, min_steps=0, curve=curve):
         model = torch.nn.Linear(2, 1)
         it = iter(curve)
 
@@ -315,7 +315,7 @@ def test_learned_rule_keeps_training_while_the_training_questions_are_still_bein
                 m.weight.add_(1.0)
             h, t = next(it)
             return {"accuracy": h, "train_accuracy": t}
-        st = DevAccuracyStopper(evaluate, every=1, patience=patience, threshold=0.05, rule=rule)
+        st = DevAccuracyStopper(evaluate, every=1, patience=patience, threshold=0.05, rule=rule, min_steps=min_steps)
         control = SimpleNamespace(should_training_stop=False)
         step = 0
         while not control.should_training_stop and step < len(curve):
@@ -331,6 +331,10 @@ def test_learned_rule_keeps_training_while_the_training_questions_are_still_bein
     assert st.history[2] == {"step": 3, "dev_accuracy": 0.5, "train_accuracy": 0.8}
     st, stop = run("learned", patience=5)
     assert stop == 6 and st.stopped_by == "cap"            # the curve ran out first: not converged
+    flat = [(0.5, 0.5)] * 8
+    assert run("learned", min_steps=0, curve=flat)[1] == 3       # patience 2 from the first evaluation
+    st, stop = run("learned", min_steps=4, curve=flat)           # warm-up: evaluations up to step 4 never count
+    assert stop == 6 and st.stopped_by == "patience"
     with pytest.raises(ValueError, match="unknown stop rule"):
         DevAccuracyStopper(lambda m: 0.0, every=1, patience=1, threshold=0.0, rule="loss")
     with pytest.raises(ValueError, match="train-slice accuracy"):
