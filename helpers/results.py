@@ -582,7 +582,7 @@ def _correct_vector(r: dict[str, Any]) -> tuple[tuple[str, ...], tuple[float, ..
 
 
 def _find_student(pool: Sequence[dict[str, Any]], row: dict[str, Any], seed: int, acc: float,
-                  path: str, columns: Sequence[str] = ()) -> tuple[tuple[str, ...], tuple[float, ...]]:
+                  path: str, columns: Sequence[str] = ()) -> tuple[tuple[str, ...], tuple[float, ...], dict[str, Any]]:
     """The per-question correctness of the student behind ``row``'s seed ``seed``: the stored per-student
     rows of that seed, size and accuracy that agree most with the row (same file, same condition, most equal
     key ``columns`` and :data:`IDENTITY_KEYS`). Raises when the
@@ -600,14 +600,15 @@ def _find_student(pool: Sequence[dict[str, Any]], row: dict[str, Any], seed: int
     if len(vecs) != 1:
         raise ValueError(f"{path}: row {row.get('condition')!r} seed {seed} ({acc:.4f}) matches "
                          f"{len(cands)} stored students with {len(vecs)} different answer patterns")
-    return vecs.pop()
+    return (*vecs.pop(), cands[0])
 
 
 def restat_rows(rows: Sequence[dict[str, Any]], pool: Sequence[dict[str, Any]], path: str,
                 columns: Sequence[str] = ("condition",)) -> list[dict[str, Any]]:
     """``rows`` (summary rows of :func:`helpers.protocol.summarize`, one per condition) with their statistics
     recomputed by :mod:`helpers.stats` from the per-question predictions of the students behind them (found
-    in ``pool`` by seed and accuracy; :func:`_find_student`). Rows without ``per_seed`` (the majority class)
+    in ``pool`` by seed and accuracy; :func:`_find_student`), with each seed's training steps and whether it
+    converged (None: trained for a fixed number of steps). Rows without ``per_seed`` (the majority class)
     are kept as they are, and so is a row whose students were not stored (a prompted model) — but its
     comparisons are removed, with a ``stat_note`` saying why; a row's baseline is the row of that condition (with the same values of the table's
     other key ``columns`` when there are several). Raises if a row cannot be traced."""
@@ -616,6 +617,7 @@ def restat_rows(rows: Sequence[dict[str, Any]], pool: Sequence[dict[str, Any]], 
     from .stats import mcnemar, question_permutation_p, seed_mean_ci, seed_test
     mats: dict[int, tuple[list[int], np.ndarray]] = {}
     untraced: set[int] = set()
+    students: dict[int, list[dict[str, Any]]] = {}
     for i, r in enumerate(rows):
         if not r.get("per_seed"):
             continue
@@ -627,6 +629,7 @@ def restat_rows(rows: Sequence[dict[str, Any]], pool: Sequence[dict[str, Any]], 
         if len({v[0] for v in vecs}) != 1:
             raise ValueError(f"{path}: row {r.get('condition')!r}: its seeds were scored on other questions")
         mats[i] = (list(r["seeds"]), np.array([v[1] for v in vecs]))
+        students[i] = [v[2] for v in vecs]
         if mats[i][1].shape[1] != r["n"]:
             raise ValueError(f"{path}: row {r.get('condition')!r}: {mats[i][1].shape[1]} questions, row says {r['n']}")
     out = []
@@ -639,6 +642,9 @@ def restat_rows(rows: Sequence[dict[str, Any]], pool: Sequence[dict[str, Any]], 
         if i in mats:
             seeds, m = mats[i]
             _, r["ci_low"], r["ci_high"] = seed_mean_ci(m)
+            r["steps"] = [st.get("train_steps") for st in students[i]]
+            conv = [st.get("converged") for st in students[i]]
+            r["converged"] = None if all(c is None for c in conv) else sum(bool(c) for c in conv)
             if r.get("baseline") is not None:
                 cands = [k for k, b in enumerate(rows) if k in mats and b.get("condition") == r["baseline"]]
                 if len(cands) > 1:      # one baseline per value of the table's other key columns

@@ -89,10 +89,10 @@ GRIDS: dict[str, list[Setting]] = {
                 seeds=(2,), conditions=("label_only", "cot_after", "greedy_cot"), n_heldout=32, n_diag_train=16),
     ],
     # does label-only ever fit its training questions on the coin flip? The same setting for label-only with a
-    # patience no evaluation can exhaust before the 400-step cap: the whole learning curve (every 20 steps)
+    # patience no evaluation can exhaust before the 200-step cap (5.3 epochs): the whole learning curve
     "coinflip-label-only-curve": [
         Setting("coinflip-n300-label-only-curve", "coinflip", "scripted:0.1", n_train=300,
-                budget=Budget(steps=400, eval_every=20, patience=25, threshold=0.02, probe=True, rule="learned"),
+                budget=Budget(steps=200, eval_every=20, patience=25, threshold=0.02, probe=True, rule="learned"),
                 seeds=(2,), conditions=("label_only",), n_heldout=64, n_diag_train=32),
     ],
     # F1 under the rule at 3 seeds (seed 2's records come from coinflip-converge)
