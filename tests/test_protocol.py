@@ -152,7 +152,7 @@ def test_long_targets_get_a_wide_window_and_a_decode_budget_that_holds_them(tmp_
                        "max_completion_tokens": max(f - n for n, f in full)}
     assert longest["max_completion_tokens"] > p.max_new_tokens and longest["max_pair_tokens"] > p.max_seq_len
 
-    student = P.fit(p, masked, seed=0, info={"condition": "masked_before"})
+    student = P.fit(p, masked, seed=0, info={"condition": "masked_before"}, train=s.train, heldout=s.heldout)
     window = student.meta["train_config"]["max_seq_len"]
     assert longest["max_pair_tokens"] <= window < longest["max_pair_tokens"] + 32
     assert student.meta["n_truncated"] == 0
@@ -162,7 +162,7 @@ def test_long_targets_get_a_wide_window_and_a_decode_budget_that_holds_them(tmp_
     [rec] = [json.loads(f.read_text()) for f in (config.cache_dir() / "decodes").glob("*.json")]
     assert rec["student"] == student.key and rec["params"]["max_new_tokens"] == longest["max_completion_tokens"]
 
-    plain = P.fit(p, short, seed=0, info={"condition": "label_only"})
+    plain = P.fit(p, short, seed=0, info={"condition": "label_only"}, train=s.train, heldout=s.heldout)
     assert plain.meta["train_config"]["max_seq_len"] == p.max_seq_len
     assert P.decode_budget(p, plain) == p.max_new_tokens
 
@@ -253,7 +253,8 @@ def test_fit_stops_early_on_the_heldout_slice_of_train(tmp_path, monkeypatch):
     from helpers import targets
     from helpers.corpus import sample_corpus
     from helpers.teacher import teacher_from_name
-    prof = get_profile("smoke", distill={"budget": {"steps": 8, "eval_every": 2, "patience": 1, "threshold": 1.01}})
+    prof = get_profile("smoke", distill={"budget": {"steps": 8, "eval_every": 2, "patience": 1, "threshold": 1.01,
+                                                    "rule": "heldout"}})
     p = prof.protocol()
     train, held = P.split_train(p)
     corpus = sample_corpus(teacher_from_name(prof.teacher, task=p.task), train, n=2, progress=False)
