@@ -250,6 +250,7 @@ def test_stale_tmp_folders_of_killed_runs_are_removed(student_cache):
     root = students_dir()
     (root / key).mkdir()
     (root / key / STUDENT_META).write_text(json.dumps({"key": key}))
+    (root / key / "model.safetensors").write_bytes(b"")         # a cached student has its weights (cache prune)
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()                                                  # its pid is now free: a killed run
     dead = root / f"{'0' * 16}.tmp-{proc.pid}"
