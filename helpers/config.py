@@ -84,3 +84,18 @@ def workers() -> int:
     if n < 1:
         raise ValueError(f"COTLAB_WORKERS={value!r}: expected a positive whole number or 'auto'")
     return n
+
+
+STORAGE_DTYPES = ("bf16", "fp32")
+
+
+def student_storage() -> str:
+    """The dtype trained students' weights are written in (``$COTLAB_STUDENT_STORAGE``: ``bf16``, the default,
+    or ``fp32``). bf16 halves the cache (a SmolLM2-135M student: 0.27 GB instead of 0.54 GB); the weights are
+    loaded back in fp32 (or bf16 where the machine decodes in it), and every stage reads them from disk, so a
+    student decodes the same whether it was just trained or found in the cache. The answers that rounding to
+    bf16 changes are measured, not assumed away: ``make bench`` (bench_student_decode)."""
+    value = os.environ.get("COTLAB_STUDENT_STORAGE", "fp32").strip().lower()
+    if value not in STORAGE_DTYPES:
+        raise UserError(f"COTLAB_STUDENT_STORAGE={value!r}: expected one of {list(STORAGE_DTYPES)}")
+    return value

@@ -101,7 +101,7 @@ def save_corpus(corpus: Corpus, path: str | Path) -> Path:
     """Write the corpus as JSONL atomically (tmp file, fsync, rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
         fh.write(json.dumps({"_meta": corpus.meta}, ensure_ascii=False, default=str) + "\n")
         for e in corpus.entries:

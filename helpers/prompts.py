@@ -159,9 +159,9 @@ def rationale_conclusion(ex: Example, completion: str) -> str | None:
     if not rationale:                              # answer first (CoT after the label): the text after it
         m = re.search(r"answer is[^.]*\.", completion, re.IGNORECASE)
         rationale = completion[m.end():].strip() if m else ""
-    if ex.task == "coinflip":
-        from .synthetic import conclusion
-        return conclusion(ex, rationale)
+    from .synthetic import CONCLUSIONS
+    if ex.task in CONCLUSIONS:                     # generated tasks: the generator knows what a rationale says
+        return CONCLUSIONS[ex.task](ex, rationale)
     low = rationale.lower()
     best, where = None, -1
     if ex.is_mc:

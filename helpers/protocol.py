@@ -297,6 +297,45 @@ def _answer_first(condition: str) -> bool:
     return get_condition(condition).position == "after"
 
 
+def answer_first(condition: str) -> bool:
+    """Whether ``condition``'s student writes its answer first (label-only, CoT after the label, fillers, …):
+    then the answer sentence right after the prompt is what it predicts, and :func:`gold_margin` reads it."""
+    from .targets import get_condition
+    return get_condition(_cond(condition) or condition).position != "before"
+
+
+def gold_margin(student: Any, examples: Sequence[Any], batch_size: int = 16) -> float:
+    """Mean over ``examples`` of log p(gold answer sentence) − max over the other options of log p(that
+    answer sentence), teacher-forced right after the prompt: an answer-first student's confidence in the
+    gold label (> 0 where it would answer right), continuous where accuracy moves in steps — the
+    creatures screen's early read-out. Only meaningful for answer-first conditions (:func:`answer_first`)."""
+    import torch
+
+    from .decode import format_input
+    from .prompts import format_answer
+    tok, model = student.load()
+    model.eval()
+    margins = []
+    tok.padding_side = "right"              # the prompt's positions are the same in every row
+    try:
+        with torch.no_grad():
+            for ex in examples:
+                prompt = format_input(ex)
+                plen = len(tok(prompt)["input_ids"])
+                texts = [prompt + " " + format_answer(ex, o) for o in ex.options]
+                enc = tok(texts, return_tensors="pt", padding=True)
+                logp = torch.log_softmax(model(**enc).logits.float(), dim=-1)
+                scores = []
+                for r, ids in enumerate(enc["input_ids"]):
+                    n = int(enc["attention_mask"][r].sum())
+                    scores.append(float(sum(logp[r, j - 1, ids[j]] for j in range(plen, n))))
+                gold = scores[ex.options.index(ex.answer)]
+                margins.append(gold - max(sc for o, sc in zip(ex.options, scores) if o != ex.answer))
+    finally:
+        del model
+    return float(np.mean(margins))
+
+
 def decode(p: Protocol, student: Any, examples: Sequence[Any], method: str = "greedy", *, seed: int = 0,
            k: int | None = None, condition: str | None = None, progress: bool = False) -> list[Any]:
     """Decode ``examples`` with a trained student: ``greedy`` or ``sc`` (``k`` samples, default ``p.sc_k``).
@@ -330,14 +369,17 @@ class Unit:
 
 def unit(p: Protocol, pairs: Sequence[Any], *, seed: int, info: dict[str, Any], evaluate: Sequence[Any] = (),
          methods: Sequence[str] = ("greedy",), train: Sequence[Any] = (), heldout: Sequence[Any] = (),
-         diagnostics: bool = True, pairs_for: Callable[[Sequence[Any]], Sequence[Any]] | None = None) -> Unit:
+         diagnostics: bool = True, pairs_for: Callable[[Sequence[Any]], Sequence[Any]] | None = None,
+         also: Sequence[Sequence[Any]] = ()) -> Unit:
     """A :class:`Unit` whose decodes are those the notebook will ask for: ``evaluate`` by each of
-    ``methods``, plus (``diagnostics``) what :func:`score`'s diagnostics decode — the first
+    ``methods``, then each example set of ``also`` greedily (further evaluation splits), plus
+    (``diagnostics``) what :func:`score`'s diagnostics decode — the first
     ``p.n_diag_train`` of ``train`` and all of ``heldout``, greedily. ``heldout`` is also what a budget
     with early stopping evaluates on (:func:`fit`); with ``budget.probe`` and ``pairs_for`` (as :func:`score`
     takes it) the unit also carries :func:`fit`'s probes (the first ``p.n_diag_train`` training questions
     and the held-out slice, with their gold pairs)."""
     decodes = [(tuple(evaluate), m) for m in methods if evaluate]
+    decodes += [(tuple(exs), "greedy") for exs in also if exs]
     probes: list[tuple[str, tuple[Any, ...], tuple[Any, ...]]] = []
     if (p.budget.probe or p.budget.rule == "learned") and (pairs_for is not None or p.budget.rule == "learned"):
         for name, exs in (("train", list(train)[:p.n_diag_train]), ("heldout", list(heldout))):

@@ -523,7 +523,7 @@ def write_results_readme(profile: str = "course", results_root: str | Path | Non
     root = Path(results_root) if results_root else config.results_dir()
     path = Path(path) if path else root / "README.md"
     text = results_markdown(profile, root)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text)
     tmp.replace(path)
     return path

@@ -11,7 +11,7 @@ from typing import Any, Sequence
 from . import config
 
 #: Fraction correct by guessing, per task (uniform over the options).
-CHANCE = {"quarel": 1 / 2, "csqa": 1 / 5, "obqa": 1 / 4, "imdb": 1 / 2, "sst2": 1 / 2, "anli": 1 / 3, "coinflip": 1 / 2}
+CHANCE = {"quarel": 1 / 2, "csqa": 1 / 5, "obqa": 1 / 4, "imdb": 1 / 2, "sst2": 1 / 2, "anli": 1 / 3, "coinflip": 1 / 2, "creatures": 1 / 2}
 #: The released corpora shown in notebook 02 (SCoTD's own 30x corpus is not public).
 GPT3_QUAREL = "mario_gpt3"
 PALM_CSQA = "palm_distilling_step_by_step"

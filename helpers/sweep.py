@@ -40,12 +40,15 @@ class Setting:
     max_new_tokens: int = 96
     n_heldout: int = 64
     n_diag_train: int = 32
+    # further evaluation splits decoded and recorded beside the reported one (``splits`` in each record): the
+    # creatures task's controls, dev_seen (trained facts, new wording) and dev_new (creatures never trained on)
+    extra_splits: tuple[str, ...] = ()
 
     @classmethod
     def from_record(cls, d: dict[str, Any]) -> "Setting":
         """The setting a run record's ``setting`` field (``asdict``) describes."""
         return cls(**{**d, "budget": Budget(**d["budget"]), "seeds": tuple(d["seeds"]),
-                      "conditions": tuple(d["conditions"])})
+                      "conditions": tuple(d["conditions"]), "extra_splits": tuple(d.get("extra_splits", ()))})
 
     def protocol(self) -> Protocol:
         return Protocol(task=self.task, student=self.student, budget=self.budget, seeds=self.seeds,
@@ -95,11 +98,22 @@ GRIDS: dict[str, list[Setting]] = {
                 budget=Budget(steps=200, eval_every=20, patience=25, threshold=0.02, probe=True, rule="learned"),
                 seeds=(2,), conditions=("label_only",), n_heldout=64, n_diag_train=32),
     ],
-    # F1 under the rule at 3 seeds (seed 2's records come from coinflip-converge)
+    # F1 under the rule at 3 seeds (seed 2's label-only record comes from coinflip-converge); the CoT students
+    # first: they are the ones whose convergence is in question
     "coinflip-converge-confirm": [
         Setting("coinflip-n300-converge", "coinflip", "scripted:0.1", n_train=300,
                 budget=Budget(steps=400, eval_every=20, patience=3, threshold=0.02, probe=True, rule="learned"),
-                seeds=(0, 1, 2), conditions=("label_only", "greedy_cot"), n_heldout=32, n_diag_train=16),
+                seeds=(0, 1, 2), conditions=("greedy_cot", "label_only"), n_heldout=32, n_diag_train=16),
+    ],
+    # Wadhwa et al.'s question on a task built for it (helpers.synthetic, creatures): can a rationale *after* the
+    # label teach facts the label needs? dev = attributes no training label revealed (label-only's ceiling: chance),
+    # dev_seen = trained facts in a new wording (label-only must do well: proof it trained), dev_new = creatures
+    # never trained on (everyone at chance: proof nothing leaks). One seed, every condition by the rule "learned"
+    "creatures-screen": [
+        Setting("creatures-screen", "creatures", "scripted:0.1", n_train=None, n_samples=1,
+                budget=Budget(steps=400, eval_every=20, patience=3, threshold=0.02, probe=True, rule="learned"),
+                seeds=(0,), conditions=("label_only", "cot_after", "greedy_cot"), n_heldout=32, n_diag_train=16,
+                extra_splits=("dev_seen", "dev_new")),
     ],
     # the papers' task at CPU scale (QuaRel + replayed GPT-3, 5 CoTs/question)
     "quarel-screen": [
@@ -141,6 +155,7 @@ def run_setting(s: Setting, *, log=print) -> list[dict[str, Any]]:
     proto = s.protocol()
     train, heldout = P.split_train(proto)
     dev = P.eval_examples(proto)
+    extra = {name: P.eval_examples(replace(proto, eval_split=name)) for name in s.extra_splits}
     corpus = _corpus(s, train, heldout)
     train_corpus = only_questions(corpus, train)
     majority = P.majority_baseline(train, dev)
@@ -152,28 +167,43 @@ def run_setting(s: Setting, *, log=print) -> list[dict[str, Any]]:
     # every student of the setting trained and decoded $COTLAB_WORKERS at a time, each into the cache the
     # moment it is done (a sweep cut off there resumes from the cache); then scored and recorded here
     units = {(cond, seed): P.unit(proto, pairs_from_corpus(train_corpus, cond, supervised=True, seed=seed), seed=seed,
-                                  info={"condition": cond, "setting": "supervised", "sweep": s.name}, evaluate=dev,
+                                  info={"condition": cond, "setting": "supervised", "sweep": s.name},
+                                  evaluate=dev, also=list(extra.values()),
                                   train=train, heldout=heldout, pairs_for=P.answer_pairs(corpus, cond))
              for cond, seed in todo}
     keys = list(units)
     step = max(1, P.workers())            # a record is written as soon as its chunk of students is done
     for i in range(0, len(keys), step):
         done = P.run_units(proto, {k: units[k] for k in keys[i:i + step]}, progress=False)
-        _record_done(s, proto, done, dev, train, heldout, corpus, majority, record, log)
+        _record_done(s, proto, done, dev, train, heldout, corpus, majority, record, log, extra)
     out = [json.loads(record(cond, seed).read_text()) for cond in s.conditions for seed in s.seeds]
     write_table()
     return out
 
 
 def _record_done(s: Setting, proto: Protocol, done: dict[Any, Any], dev: Sequence[Any], train: Sequence[Any],
-                 heldout: Sequence[Any], corpus: Any, majority: dict[str, Any], record: Any, log: Any) -> None:
-    """Score the students of ``done`` and write their run records."""
+                 heldout: Sequence[Any], corpus: Any, majority: dict[str, Any], record: Any, log: Any,
+                 extra: dict[str, Sequence[Any]] | None = None) -> None:
+    """Score the students of ``done`` and write their run records (with the accuracy on each extra split and,
+    for an answer-first student, its mean log-odds of the gold label on every split: :func:`protocol.gold_margin`)."""
     from . import protocol as P
     from .provenance import stamp
     from .results import write_record
-    for (cond, seed), (student, (preds, *_)) in done.items():
+    from .stats import accuracy_ci
+    extra = extra or {}
+    for (cond, seed), (student, (preds, *extra_preds)) in done.items():
         row = P.score(proto, student, preds, dev, condition=cond, seed=seed, train=train, heldout=heldout,
                       pairs_for=P.answer_pairs(corpus, cond))
+        if extra:
+            row["splits"] = {}
+            for (name, exs), xp in zip(extra.items(), extra_preds):
+                acc, lo, hi = accuracy_ci([x.correct for x in xp])
+                row["splits"][name] = {"accuracy": acc, "ci_low": lo, "ci_high": hi, "n": len(xp),
+                                       "preds": [{"id": x.id, "gold": x.gold, "pred": x.pred, "correct": x.correct}
+                                                 for x in xp]}
+        if P.answer_first(cond):
+            row["gold_margin"] = {name: P.gold_margin(student, exs)
+                                  for name, exs in {proto.eval_split: dev, **extra}.items()}
         rec = stamp({"setting": asdict(s), "setting_name": s.name, **row, "majority": majority},
                     profile={"name": "sweep"}, models={"student": s.student, "teacher": s.teacher},
                     data={"task": s.task, "n_train": len(train), "n_eval": len(dev)}, seed=seed)

@@ -118,6 +118,11 @@ TASKS: dict[str, TaskSpec] = {
     # generated (helpers.synthetic): the course's vehicle and the suite's positive control
     "coinflip": TaskSpec("coinflip", "mc", {"train": "train.jsonl", "dev": "dev.jsonl", "test": "test.jsonl"},
                          "coinflip", expected_rows={"train": 1000, "dev": 200, "test": 500}, generated=True),
+    # generated: facts about invented creatures that only rationales state (Wadhwa et al.'s questions; dev = the
+    # key split: attributes no training label revealed; dev_seen: trained facts, new wording; dev_new: new creatures)
+    "creatures": TaskSpec("creatures", "mc", {"train": "train.jsonl", "dev": "dev.jsonl", "dev_seen": "dev_seen.jsonl",
+                                              "dev_new": "dev_new.jsonl"}, "creatures",
+                          expected_rows={"train": 288, "dev": 192, "dev_seen": 96, "dev_new": 64}, generated=True),
 }
 
 

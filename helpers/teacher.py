@@ -582,11 +582,14 @@ class ScriptedTeacher:
     cacheable = False
     supports_prompts = False
 
-    def __init__(self, step_error: float = 0.1):
+    def __init__(self, step_error: float = 0.1, task: str = "coinflip"):
+        from .synthetic import SCRIPTS
         if not 0 <= step_error < 1:
             raise ValueError(f"step_error must be in [0, 1), got {step_error}")
-        self.step_error = step_error
-        self.teacher_id = f"scripted:coinflip:err{step_error:g}"
+        if task not in SCRIPTS:
+            raise ValueError(f"no scripted teacher for task {task!r}; scripted tasks: {sorted(SCRIPTS)}")
+        self.step_error, self.task = step_error, task
+        self.teacher_id = f"scripted:{task}:err{step_error:g}"
         self.name = self.teacher_id
 
     def describe(self) -> dict[str, Any]:
@@ -597,8 +600,12 @@ class ScriptedTeacher:
 
     def generate(self, requests, params, seed) -> Iterator[tuple[Any, int, Any]]:
         from .prompts import format_answer
-        from .synthetic import FirstChoice, scripted_cot
+        from .synthetic import SCRIPTS, FirstChoice
         for r in requests:
+            if r.example.task != self.task:
+                raise ValueError(f"{self.teacher_id} writes {self.task} CoTs, not {r.example.task} "
+                                 f"({r.example.id}): name the teacher with task={r.example.task!r}")
+            scripted_cot = SCRIPTS[self.task]
             for k in r.ks:
                 rng = random.Random(f"{seed}:{r.example.id}:{k}")
                 if params.temperature == 0:      # "greedy": the most likely script, no slips
@@ -622,7 +629,12 @@ def teacher_from_name(name: str, *, task: str | None = None, split: str = "train
             err = float(name.split(":", 1)[1])
         except ValueError:
             raise ValueError(f"teacher {name!r}: expected scripted:<step error>, e.g. scripted:0.1") from None
-        return ScriptedTeacher(err)
+        if task is not None:
+            from .synthetic import SCRIPTS
+            if task not in SCRIPTS:
+                raise ValueError(f"teacher {name!r}: no scripted teacher for task {task!r}; scripted tasks: "
+                                 f"{sorted(SCRIPTS)}")
+        return ScriptedTeacher(err, task or "coinflip")
     if name.startswith("replay:"):
         if task is None:
             raise ValueError(f"teacher {name!r} needs the task it replays")

@@ -661,6 +661,10 @@ def _train_into(tok: Any, model: Any, pairs: Sequence[Pair], cfg: TrainConfig, s
         model = model.merge_and_unload()
     model.eval()
     tok.padding_side = "left"
+    from .config import student_storage
+    stored = student_storage()
+    if stored == "bf16":              # the cache holds bf16 weights; every later stage loads them from disk
+        model = model.to(torch.bfloat16)
     model.save_pretrained(tmp)
     tok.save_pretrained(tmp)
     shutil.rmtree(tmp / "trainer", ignore_errors=True)
@@ -685,6 +689,7 @@ def _train_into(tok: Any, model: Any, pairs: Sequence[Pair], cfg: TrainConfig, s
         "converged": (stopper.stopped_by == "patience") if stopper else None,
         "torch_threads": torch.get_num_threads(),
         "precision": _precision_record(cfg, use_bf16),
+        "stored_dtype": stored,
         "padding_free": bool(getattr(trainer.data_collator, "padding_free", False)),
         "attn_implementation": training_attn_implementation(model, use_bf16)
         + (" per sequence" if getattr(trainer.data_collator, "padding_free", False) else ""),

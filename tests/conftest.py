@@ -12,6 +12,16 @@ if "COTLAB_DATA" not in os.environ and SHARED_DATA.exists():
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+# Under pytest-xdist (`make test`: one worker per core, at most 2) every worker computes with one thread:
+# two processes with torch's default threads on 2 cores spin-wait each other 10-80x slower (README "Threads").
+# The workers' subprocesses (notebook kernels, run_units' workers) inherit OMP_NUM_THREADS.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
+    os.environ.setdefault("COTLAB_TORCH_THREADS", "1")
+    import torch
+
+    torch.set_num_threads(1)
+
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:

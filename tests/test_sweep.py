@@ -87,3 +87,49 @@ def test_how_far_an_unshown_finding_is():
     assert "after − none: MDE" in f["F7_gap"] and "not the paper's direction" in f["F7_gap"]
     shown = sweep.findings(_rows(label_only=none, greedy_cot=[b | (rng.random(200) < 0.6) for b in none]))
     assert shown["F1"] == "shown" and shown["F1_gap"] == ""
+
+
+def test_a_setting_with_extra_splits_records_them_and_the_gold_margin(tmp_path, monkeypatch):
+    """The creatures screen's records: accuracy on each control split beside the key one, and for answer-first
+    students the mean log-odds of the gold label on every split — checked against a direct forward pass."""
+    import math
+
+    import torch
+
+    from helpers import protocol as P
+    from helpers.decode import format_input
+    from helpers.prompts import format_answer
+    from helpers.tasks import load_task
+    from helpers.train import Student
+    monkeypatch.setenv("COTLAB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("COTLAB_RESULTS", str(tmp_path / "results"))
+    s = sweep.Setting("tiny-creatures", "creatures", "scripted:0.1", student="smollm2-tiny", n_train=16, n_samples=1,
+                      budget=Budget(steps=2, batch_size=4), conditions=("label_only", "greedy_cot"), eval_limit=5,
+                      max_seq_len=160, max_new_tokens=24, n_heldout=8, n_diag_train=4,
+                      extra_splits=("dev_seen", "dev_new"))
+    label_only, greedy = sweep.run_setting(s, log=lambda *_: None)
+    for rec in (label_only, greedy):
+        assert rec["n"] == 5 and set(rec["splits"]) == {"dev_seen", "dev_new"}
+        assert all(v["n"] == 5 and len(v["preds"]) == 5 for v in rec["splits"].values())
+    assert "gold_margin" not in greedy                       # CoT before the label: no answer right after the prompt
+    assert set(label_only["gold_margin"]) == {"dev", "dev_seen", "dev_new"}
+    # the margin by hand, one unpadded forward pass per option
+    folder = next(p for p in (tmp_path / "cache" / "students").rglob("*") if p.is_dir() and label_only["student_key"] in p.name)
+    student = Student(folder, label_only["student_key"])
+    tok, model = student.load()
+    margins = []
+    for ex in load_task("creatures", "dev_new")[:5]:
+        scores = {}
+        for o in ex.options:
+            plen = len(tok(format_input(ex))["input_ids"])
+            ids = tok(format_input(ex) + " " + format_answer(ex, o), return_tensors="pt")["input_ids"]
+            with torch.no_grad():
+                logp = torch.log_softmax(model(ids).logits.float(), -1)[0]
+            scores[o] = sum(float(logp[j - 1, ids[0, j]]) for j in range(plen, ids.shape[1]))
+        margins.append(scores[ex.answer] - max(v for o, v in scores.items() if o != ex.answer))
+    assert math.isclose(label_only["gold_margin"]["dev_new"], sum(margins) / 5, rel_tol=1e-4, abs_tol=1e-5)
+    assert P.answer_first("cot_after") and P.answer_first("label_only") and not P.answer_first("scotd")
+    # a record written before extra splits existed still reads back as a setting
+    old = dict(label_only["setting"])
+    del old["extra_splits"]
+    assert sweep.Setting.from_record(old).extra_splits == ()
