@@ -341,6 +341,10 @@ def _add_sweep(sub: Any) -> None:
     p.add_argument("--grid", required=True, choices=sorted(GRIDS), help="which grid (helpers/sweep.py GRIDS)")
     p.add_argument("--setting", nargs="+", default=None, metavar="NAME",
                    help="only these settings of the grid (default: all)")
+    p.add_argument("--conditions", nargs="+", default=None, metavar="COND",
+                   help="only these conditions of each setting (default: all; e.g. two processes sharing a setting)")
+    p.add_argument("--seeds", nargs="+", type=NONNEG, default=None, metavar="SEED",
+                   help="only these seeds of each setting (default: all)")
     p.add_argument("--threads", type=COUNT, default=None, help="torch threads (default: torch's)")
     p.set_defaults(handler=cmd_sweep)
 
@@ -896,9 +900,18 @@ def cmd_sweep(args: Any) -> int:
         import torch
         torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    for st in grid:
-        if args.setting is None or st.name in args.setting:
-            run_setting(st)
+    chosen = [st for st in grid if args.setting is None or st.name in args.setting]
+    for name, asked, attr in (("condition", args.conditions, "conditions"), ("seed", args.seeds, "seeds")):
+        valid = sorted({v for st in chosen for v in getattr(st, attr)})
+        bad = sorted(set(asked or ()) - set(valid))
+        if bad:
+            raise UserError(f"unknown {name}(s) {bad} in grid {args.grid!r}; valid: {valid}")
+    for st in chosen:
+        conds = None if args.conditions is None else [c for c in st.conditions if c in args.conditions]
+        seeds = None if args.seeds is None else [x for x in st.seeds if x in args.seeds]
+        if conds == [] or seeds == []:
+            continue
+        run_setting(st, conditions=conds, seeds=seeds)
     print(f"table: {write_table()}")
     return 0
 

@@ -147,8 +147,16 @@ def _corpus(s: Setting, train: Sequence[Any], heldout: Sequence[Any]) -> Any:
         t.close()
 
 
-def run_setting(s: Setting, *, log=print) -> list[dict[str, Any]]:
-    """Run (or reuse) every condition × seed of ``s``; returns the per-seed records."""
+def run_setting(s: Setting, *, log=print, conditions: Sequence[str] | None = None,
+                seeds: Sequence[int] | None = None) -> list[dict[str, Any]]:
+    """Run (or reuse) every condition × seed of ``s`` — or only those of ``conditions`` / ``seeds`` (e.g. two
+    processes sharing the work of one setting); returns the per-seed records of what was asked for."""
+    for name, asked, valid in (("condition", conditions, s.conditions), ("seed", seeds, s.seeds)):
+        bad = sorted(set(asked or ()) - set(valid))
+        if bad:
+            raise ValueError(f"setting {s.name!r} has no {name}(s) {bad}; valid: {list(valid)}")
+    conds = [c for c in s.conditions if conditions is None or c in conditions]
+    seed_list = [x for x in s.seeds if seeds is None or x in seeds]
     from . import protocol as P
     from .corpus import only_questions
     from .targets import pairs_from_corpus
@@ -163,7 +171,7 @@ def run_setting(s: Setting, *, log=print) -> list[dict[str, Any]]:
     def record(cond: str, seed: int) -> Path:
         return sweep_dir() / "runs" / f"{s.name}__{cond}__s{seed}.json"
 
-    todo = [(cond, seed) for cond in s.conditions for seed in s.seeds if not record(cond, seed).exists()]
+    todo = [(cond, seed) for cond in conds for seed in seed_list if not record(cond, seed).exists()]
     # every student of the setting trained and decoded $COTLAB_WORKERS at a time, each into the cache the
     # moment it is done (a sweep cut off there resumes from the cache); then scored and recorded here
     units = {(cond, seed): P.unit(proto, pairs_from_corpus(train_corpus, cond, supervised=True, seed=seed), seed=seed,
@@ -176,7 +184,7 @@ def run_setting(s: Setting, *, log=print) -> list[dict[str, Any]]:
     for i in range(0, len(keys), step):
         done = P.run_units(proto, {k: units[k] for k in keys[i:i + step]}, progress=False)
         _record_done(s, proto, done, dev, train, heldout, corpus, majority, record, log, extra)
-    out = [json.loads(record(cond, seed).read_text()) for cond in s.conditions for seed in s.seeds]
+    out = [json.loads(record(cond, seed).read_text()) for cond in conds for seed in seed_list]
     write_table()
     return out
 

@@ -303,8 +303,8 @@ class DevAccuracyStopper:
             raise ValueError(f"unknown stop rule {rule!r}; valid: 'heldout', 'learned'")
         self.rule, self.min_steps = rule, int(min_steps)
         self.history: list[dict[str, float]] = []
-        self.best_acc, self.best_step, self.best_state, self.bad = -1.0, 0, None, 0
-        self.best_key: tuple[float, float] = (-1.0, -1.0)
+        self.best_step, self.best_state, self.bad = 0, None, 0
+        self.best_key: tuple[float, float] = (-1.0, -1.0)     # (held-out accuracy, train-slice accuracy) kept
         self.progress_acc, self.progress_train = -1.0, -1.0
         self.stopped_by = "cap"
 
@@ -332,7 +332,7 @@ class DevAccuracyStopper:
                 self.progress_acc = max(self.progress_acc, acc)
                 self.progress_train = max(self.progress_train, float(train_acc))
         if better:
-            self.best_acc, self.best_step = acc, step
+            self.best_step = step
             self.best_key = (acc, float(train_acc) if train_acc is not None else -1.0)
             self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         if progress or step <= self.min_steps:
@@ -342,6 +342,11 @@ class DevAccuracyStopper:
             if self.bad >= self.patience:
                 self.stopped_by = "patience"
                 control.should_training_stop = True
+
+    @property
+    def best_acc(self) -> float:
+        """The held-out accuracy of the weights kept (-1 before the first evaluation)."""
+        return self.best_key[0]
 
     def _restore(self, model):
         if self.best_state is not None:

@@ -111,6 +111,9 @@ def test_python_m_helpers_serve_is_the_serve_command():
     (("models", "check", "--model", "gpt2"), ["'gpt2'", "smollm2-135m", "minilm"]),
     (("run", "--profile", "huge"), ["'huge'", "smoke"]),
     (("data", "download", "--task", "squad"), ["'squad'", "imdb_contrast", "rationales"]),
+    (("sweep", "--grid", "coinflip-converge-confirm", "--conditions", "scotd"),
+     ["unknown condition(s) ['scotd']", "'coinflip-converge-confirm'", "greedy_cot", "label_only"]),
+    (("sweep", "--grid", "creatures-screen", "--seeds", "3"), ["unknown seed(s) [3]", "valid: [0]"]),
 ])
 def test_unknown_names_are_one_line_errors_naming_the_valid_ones(args, needles):
     line = one_line_error(cli(*args))

@@ -32,6 +32,11 @@ def test_a_setting_records_each_run_and_resumes(tmp_path, monkeypatch):
     said.clear()
     assert sweep.run_setting(s, log=said.append) == out and said == []       # resumed: nothing trained again
     assert sorted((tmp_path / "cache" / "students").iterdir()) == students
+    # a share of the setting (what one of two processes runs): only those records
+    assert sweep.run_setting(s, conditions=["greedy_cot"], seeds=[0], log=said.append) == out[1:] and said == []
+    import pytest
+    with pytest.raises(ValueError, match=r"no condition\(s\) \['scotd'\]; valid: \['label_only', 'greedy_cot'\]"):
+        sweep.run_setting(s, conditions=["scotd"])
     # records written before the majority row was stored: recomputed from the setting they record, identically
     for p in runs:
         old = json.loads(p.read_text())

@@ -364,3 +364,39 @@ def test_a_filler_student_learns_the_reserved_filler(smollm, student_cache):
     at = (ids[0, 1:] == filler).nonzero().flatten()
     assert len(at) == 4
     assert logp[at, filler].mean() > -3.0, logp[at, filler]
+
+
+def test_a_student_stored_in_bf16_is_half_the_disk_and_loads_in_fp32(smollm, student_cache, quarel_pairs_by_condition,
+                                                                     monkeypatch):
+    """COTLAB_STUDENT_STORAGE=bf16: the cached weights are the trained weights rounded to bf16 (half the bytes),
+    loaded back as fp32; the metadata says so, and its decodes are cached apart from an fp32-stored student's."""
+    import torch
+    from safetensors import safe_open
+
+    from helpers import config
+    from helpers.decode import decode_student
+    pairs = quarel_pairs_by_condition["label_only"]
+    fp32 = train_student("smollm2-135m", pairs, TINY, model_and_tokenizer=_fresh(smollm))
+    fp32_bytes = sum(f.stat().st_size for f in fp32.path.glob("*.safetensors"))
+    fp32_weights = {k: v.clone() for k, v in fp32.load()[1].state_dict().items()}
+    dev = load_task("quarel", "dev", limit=2)
+    before = decode_student(fp32, dev, max_new_tokens=4)
+    import shutil
+    shutil.rmtree(fp32.path)
+    monkeypatch.setenv("COTLAB_STUDENT_STORAGE", "bf16")
+    bf16 = train_student("smollm2-135m", pairs, TINY, model_and_tokenizer=_fresh(smollm))
+    assert bf16.key == fp32.key and bf16.meta["stored_dtype"] == "bf16" and fp32.meta["stored_dtype"] == "fp32"
+    files = list(bf16.path.glob("*.safetensors"))
+    with safe_open(str(files[0]), "pt") as f:
+        assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.bfloat16}
+    assert sum(f.stat().st_size for f in files) < 0.55 * fp32_bytes
+    _, model = bf16.load()
+    loaded = model.state_dict()
+    assert all(v.dtype == torch.float32 for v in loaded.values())
+    for k, v in fp32_weights.items():             # exactly the fp32 training result, rounded to bf16
+        assert torch.equal(loaded[k], v.to(torch.bfloat16).float()), k
+    decode_student(bf16, dev, max_new_tokens=4)
+    assert len(list((student_cache / "decodes").glob("*.json"))) == 2 and before
+    monkeypatch.setenv("COTLAB_STUDENT_STORAGE", "fp16")
+    with pytest.raises(config.UserError, match="COTLAB_STUDENT_STORAGE='fp16'"):
+        config.student_storage()

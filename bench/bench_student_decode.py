@@ -1,0 +1,105 @@
+"""A trained student's real decode workload: the batch shape, and what storing its weights in bf16 changes.
+
+The course's greedy dev decode — the full evaluation split of the student's task, completions ending at
+EOS as in the suite (no forced length) — of one trained student, in fp32:
+
+* ``greedy_tokens_per_s:batch=<b>`` for each batch size of ``BENCH_BATCHES`` (16 is the protocol's
+  ``decode_batch_size`` today), with ``ratio_to_batch16`` and ``answer_agreement`` / ``text_agreement``
+  with the batch-16 decode (left padding can change the numerics);
+* ``storage_bf16:answer_agreement`` / ``text_agreement`` — the same decode (batch 16, fp32 compute) with the
+  weights rounded to bf16, as ``COTLAB_STUDENT_STORAGE=bf16`` caches them; ``accuracy:fp32`` and
+  ``accuracy:bf16_weights``; ``weights_mb`` of each.
+
+Env: ``BENCH_STUDENT`` (a trained student's cache folder; default: the newest cached student with weights that
+was trained on a Greedy-CoT target of the coin flip), ``BENCH_BATCHES`` ("16,32,64"), ``BENCH_N`` (all),
+``BENCH_THREADS``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import torch  # noqa: E402
+
+if os.environ.get("BENCH_THREADS"):
+    torch.set_num_threads(int(os.environ["BENCH_THREADS"]))
+
+from helpers import config  # noqa: E402
+from helpers.bench import emit_line  # noqa: E402
+from helpers.decode import decode  # noqa: E402
+from helpers.models import load_model  # noqa: E402
+from helpers.tasks import load_task  # noqa: E402
+from helpers.train import STUDENT_META, has_weights  # noqa: E402
+
+BATCHES = [int(b) for b in os.environ.get("BENCH_BATCHES", "16,32,64").split(",")]
+N = int(os.environ["BENCH_N"]) if os.environ.get("BENCH_N") else None
+
+
+def find_student() -> Path:
+    if os.environ.get("BENCH_STUDENT"):
+        return Path(os.environ["BENCH_STUDENT"])
+    found = []
+    for d in (config.cache_dir() / "students").iterdir():
+        meta = d / STUDENT_META
+        if d.is_dir() and meta.exists() and has_weights(d):
+            m = json.loads(meta.read_text())
+            info = m.get("info", {})
+            if info.get("task") == "coinflip" and info.get("condition") == "greedy_cot":
+                found.append((meta.stat().st_mtime, d))
+    if not found:
+        raise SystemExit("no cached Greedy-CoT coin-flip student with weights: set BENCH_STUDENT to a student folder "
+                         "(`python -m helpers cache list --students`) or run `make sweep GRID=coinflip-confirm`")
+    return max(found)[1]
+
+
+def main() -> None:
+    path = find_student()
+    meta = json.loads((path / STUDENT_META).read_text())
+    task = meta.get("info", {}).get("task", "coinflip")
+    dev = load_task(task, "dev")[:N] if N else load_task(task, "dev")
+    max_new = max(96, int(meta.get("max_completion_tokens") or 0))
+    tok, model = load_model(str(path))
+    common = dict(student=path.name, task=task, questions=len(dev), torch_threads=torch.get_num_threads(),
+                  load_avg_1m=round(os.getloadavg()[0], 2))
+
+    def run(m, batch):
+        t0 = time.perf_counter()
+        preds = decode(m, tok, dev, method="greedy", max_new_tokens=max_new, batch_size=batch, precision="fp32")
+        secs = time.perf_counter() - t0
+        return preds, secs, sum(p.n_generated_tokens for p in preds)
+
+    decode(model, tok, dev[:2], method="greedy", max_new_tokens=4, precision="fp32")     # warm-up
+    base = None
+    for b in BATCHES:
+        preds, secs, toks = run(model, b)
+        if base is None:
+            base = (preds, toks / secs, b)
+        same_ans = sum(p.pred == q.pred for p, q in zip(preds, base[0])) / len(dev)
+        same_txt = sum(p.text == q.text for p, q in zip(preds, base[0])) / len(dev)
+        emit_line("student_decode", f"greedy_tokens_per_s:batch={b}", toks / secs, "tokens/s", batch=b,
+                  seconds=round(secs, 1), generated_tokens=toks, ratio_to_batch16=round(toks / secs / base[1], 3),
+                  reference_batch=base[2], answer_agreement=same_ans, text_agreement=same_txt,
+                  accuracy=sum(p.correct for p in preds) / len(dev), **common)
+    ref = base[0]
+    rounded = load_model(str(path))[1]
+    with torch.no_grad():
+        for p in rounded.parameters():
+            p.copy_(p.to(torch.bfloat16).float())
+    preds, secs, toks = run(rounded, base[2])
+    n_params = sum(p.numel() for p in model.parameters())
+    for metric, value, unit in (
+            ("storage_bf16:answer_agreement", sum(p.pred == q.pred for p, q in zip(preds, ref)) / len(dev), "share"),
+            ("storage_bf16:text_agreement", sum(p.text == q.text for p, q in zip(preds, ref)) / len(dev), "share"),
+            ("accuracy:fp32", sum(p.correct for p in ref) / len(dev), "share"),
+            ("accuracy:bf16_weights", sum(p.correct for p in preds) / len(dev), "share"),
+            ("weights_mb:fp32", n_params * 4 / 1e6, "MB"), ("weights_mb:bf16", n_params * 2 / 1e6, "MB")):
+        emit_line("student_decode", metric, value, unit, batch=base[2], **common)
+
+
+if __name__ == "__main__":
+    main()
