@@ -25,7 +25,7 @@ from typing import Any, Iterable, Sequence
 from . import config
 from .provenance import clean, stamp, write_json
 
-FLOAT_DECIMALS = 4
+FLOAT_DIGITS = 6          # significant digits of a float in CSV (a logit-lens probability of 1e-8 stays 1e-08)
 
 #: Wall-clock time this module was imported (≈ kernel start): figures older than this are stale.
 SESSION_START = time.time()
@@ -87,7 +87,7 @@ def _csv_value(v: Any) -> Any:
     if isinstance(v, (list, dict)):
         return json.dumps(v, ensure_ascii=False)
     if isinstance(v, float):
-        return round(v, FLOAT_DECIMALS)
+        return float(f"{v:.{FLOAT_DIGITS}g}")
     return "" if v is None else v
 
 
@@ -410,6 +410,17 @@ def data_info(corpus: Any = None, dev: Sequence[Any] | None = None, **extra: Any
 
 # ----------------------------------------------------------------------------------- markdown
 
+#: per-row bookkeeping that a table of values does not show
+PROVENANCE_FIELDS = ("notebook", "profile", "provenance", "preds", "per_student")
+
+
+def _fmt_value(x: Any) -> str:
+    """A stored scalar as a table cell: floats to 4 significant digits (small probabilities keep theirs)."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    return f"{x:.4g}" if isinstance(x, float) else str(x)
+
+
 def _fmt_pct(x: float | None) -> str:
     return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}"
 
@@ -426,10 +437,15 @@ def rows_markdown(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str
         return table_markdown(rows, columns).rstrip("\n")
     if rows and "accuracy" not in rows[0]:
         pcts = [f for f in PCT_FIELDS if any(r.get(f) is not None for r in rows)]
-        head = list(columns) + [f"{f} %" for f in pcts]
-        out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(columns) + "---:|" * len(pcts)]
+        # every other scalar the rows store (e.g. a lens curve's probability and its mid-layer tests): nothing dropped
+        rest = [k for k in dict.fromkeys(k for r in rows for k in r)
+                if k not in columns and k not in pcts and k not in PROVENANCE_FIELDS
+                and all(r.get(k) is None or isinstance(r.get(k), (str, int, float, bool)) for r in rows)]
+        head = list(columns) + [f"{f} %" for f in pcts] + rest
+        out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(columns) + "---:|" * (len(pcts) + len(rest))]
         for r in rows:
-            cells = [str(r.get(c, "")) for c in columns] + [_fmt_pct(r.get(f)) for f in pcts]
+            cells = ([str(r.get(c, "")) for c in columns] + [_fmt_pct(r.get(f)) for f in pcts]
+                     + [_fmt_value(r.get(k)) for k in rest])
             out.append("| " + " | ".join(cells) + " |")
         return "\n".join(out)
     head = list(columns) + ["ours % (95% CI)", "paper %", "n"]

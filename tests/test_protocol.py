@@ -204,9 +204,15 @@ def test_strict_json_csv_and_markdown(tmp_path):
     back = json.loads(text)
     assert back == {"a": None, "b": 0.5, "c": [1, 2], "p": {"id": "q000", "gold": "A", "pred": "A", "correct": True},
                     "inf": None}
-    results.write_csv(tmp_path / "r.csv", [{"accuracy": 0.123456789, "per_seed": [0.1, 0.2], "x": None}])
+    results.write_csv(tmp_path / "r.csv", [{"accuracy": 0.123456789, "per_seed": [0.1, 0.2], "x": None,
+                                            "p_gold": 1.234567e-8}])
     r = next(csv.DictReader(open(tmp_path / "r.csv")))
-    assert r == {"accuracy": "0.1235", "per_seed": "[0.1, 0.2]", "x": ""}
+    # six significant digits: a logit-lens probability of 1e-8 is not rounded to 0
+    assert r == {"accuracy": "0.123457", "per_seed": "[0.1, 0.2]", "x": "", "p_gold": "1.23457e-08"}
+    # a table of values without an accuracy column shows every scalar it stores (nothing dropped)
+    md = results.rows_markdown([{"lens": "logit", "layer": 3, "mean_p_gold": 2.5e-9, "n_items": 48, "preds": [1]}],
+                               ["lens", "layer"])
+    assert md.splitlines()[0] == "| lens | layer | mean_p_gold | n_items |" and "| logit | 3 | 2.5e-09 | 48 |" in md
     md = results.markdown_table([{"condition": "scotd", "accuracy": 0.5, "per_seed": [0.4, 0.6], "p_value": 0.0123}],
                                 ["condition", "per_seed", "accuracy", "p_value"])
     assert "| scotd | 40.0 / 60.0 | 50.0 | 0.0123 |" in md
