@@ -241,9 +241,9 @@ for ex in (originals[0], contrasts[0]):
 #   [18.8, 37.5] of its 128 CoTs and gives no answer in 51.6% — below the majority class of the same reviews
 #   (56.2%). The supervised filter keeps 35 CoTs for 32 reviews.
 # * **So the SCoTD students learned no sentiment**: they answer one label for every review (48.3% on the
-#   originals, 53.0% on the contrasts = the majority class of each, 48.0 / 52.0), 30.0 points [−40.3, −19.0]
-#   below label-only on the originals (78.3%, p = 5e-5) and 21.0 [−32.0, −10.7] below on the contrasts
-#   (74.0%, p = 4e-4). SCoTD's Table/Fig. 5 (SCoTD ≈ label-only on originals, 95.5 vs 96.1) does not
+#   originals, 53.0% on the contrasts = the majority class of each, 48.0 / 52.0), 30.0 points [−40.8, −19.2]
+#   below label-only on the originals (78.3%, seed-level p = 4e-7; per seed −31 / −32 / −27) and 21.0
+#   [−31.7, −10.3] below on the contrasts (74.0%, p = 2e-4). SCoTD's Table/Fig. 5 (SCoTD ≈ label-only on originals, 95.5 vs 96.1) does not
 #   reproduce here, because the teacher's corpus is too small and too wrong to distil — not a property of
 #   CoT distillation.
 # * **The robustness question cannot be read from these students.** Label-only loses 4.3 points
