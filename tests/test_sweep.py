@@ -134,6 +134,11 @@ def test_a_setting_with_extra_splits_records_them_and_the_gold_margin(tmp_path, 
         margins.append(scores[ex.answer] - max(v for o, v in scores.items() if o != ex.answer))
     assert math.isclose(label_only["gold_margin"]["dev_new"], sum(margins) / 5, rel_tol=1e-4, abs_tol=1e-5)
     assert P.answer_first("cot_after") and P.answer_first("label_only") and not P.answer_first("scotd")
+    table = (tmp_path / "results" / "sweep" / "README.md").read_text()
+    assert "## Control splits and the gold label's log-odds" in table
+    margin = label_only["gold_margin"]["dev_new"]
+    assert any(line.startswith("| tiny-creatures | label_only | [0] | dev_new |") and f"{margin:.3g}"[:4] in line
+               for line in table.splitlines()), table
     # a record written before extra splits existed still reads back as a setting
     old = dict(label_only["setting"])
     del old["extra_splits"]
