@@ -4,13 +4,11 @@
 * :func:`metrics` — accuracy, CI, ``n``, ``no_answer_rate`` (no parseable answer).
 * :func:`results_record` — one record per (condition, task, seed), stamped with profile, models, data
   and git commit (:func:`helpers.provenance.stamp`).
-* :func:`compare_to_paper` — our results beside the papers' reported numbers
-  (:mod:`helpers.paper_numbers`).
 """
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -56,50 +54,6 @@ def results_record(*, condition: str, task: str, split: str, seed: int, preds: S
     if keep_predictions:
         rec["predictions"] = [p.to_dict() for p in preds]
     return stamp(rec, profile=profile, models=dict(models), data=dict(data or {}), seed=seed)
-
-
-def load_predictions(record: Mapping[str, Any]) -> list[Prediction]:
-    """Rebuild :class:`Prediction` objects from a results record (for paired tests across files)."""
-    out = []
-    for d in record["predictions"]:
-        out.append(Prediction(d["id"], d["gold"], d["pred"], list(d["texts"]), dict(d.get("votes", {})),
-                              int(d.get("n_generated_tokens", 0))))
-    return out
-
-
-def compare_to_paper(records: Iterable[Mapping[str, Any]], *, paper: str | None = None,
-                     table: str | None = None):
-    """A table (pandas DataFrame) of our results beside the papers' reported accuracies.
-
-    Each of our records is matched to paper rows with the same task and condition (and ``setting``
-    and ``decode`` where the paper row states them); unmatched rows on either side are kept, so
-    the table shows what we ran and what the paper reported.
-    """
-    import pandas as pd
-
-    from .paper_numbers import paper_table
-
-    ours = []
-    for r in records:
-        setting = (r.get("training") or {}).get("info", {}).get("setting") or r.get("setting")
-        ours.append({"task": r["task"], "condition": r["condition"], "setting": setting,
-                     "decode": (r.get("decode") or {}).get("method"),
-                     "ours_accuracy": 100 * r["accuracy"], "ours_ci": f"[{100 * r['ci_low']:.1f}, {100 * r['ci_high']:.1f}]",
-                     "ours_n": r["n"], "ours_student": (r.get("provenance") or {}).get("models", {}).get("student"),
-                     "seed": r.get("seed")})
-    ours_df = pd.DataFrame(ours, columns=["task", "condition", "setting", "decode", "ours_accuracy", "ours_ci",
-                                          "ours_n", "ours_student", "seed"])
-    ref = paper_table(paper=paper, table=table)
-    ref = ref.rename(columns={"value": "paper_accuracy", "model": "paper_model", "setting": "paper_setting",
-                              "decode": "paper_decode"})
-    merged = ours_df.merge(ref, on=["task", "condition"], how="outer")
-    keep = (merged["paper_setting"].isna() | merged["setting"].isna() |
-            (merged["paper_setting"] == merged["setting"]))
-    keep &= (merged["paper_decode"].isna() | merged["decode"].isna() | (merged["paper_decode"] == merged["decode"]))
-    merged = merged[keep]
-    cols = ["task", "condition", "setting", "decode", "ours_accuracy", "ours_ci", "ours_n", "ours_student",
-            "paper", "table", "paper_model", "paper_setting", "paper_decode", "paper_accuracy", "citation"]
-    return merged[[c for c in cols if c in merged.columns]].sort_values(["task", "condition"]).reset_index(drop=True)
 
 
 PROMPT_MODES = ("no_cot", "greedy", "sc")

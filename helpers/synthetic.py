@@ -34,7 +34,7 @@ import os
 import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from . import config
 from .provenance import stable_hash, write_json
@@ -159,15 +159,6 @@ def ensure_generated(task: str = "coinflip", cfg: Any = None, out_dir: Path | st
 
 
 # ----------------------------------------------------------------------------- chain of thought
-
-def state_after(start: str, flips: list[bool]) -> list[str]:
-    """The coin's face after each person (the ground truth a CoT tracks)."""
-    face, out = start, []
-    for f in flips:
-        face = FACES[1 - FACES.index(face)] if f else face
-        out.append(face)
-    return out
-
 
 # Phrasings per step; each is chosen uniformly, so every choice contributes -log(len(options)).
 _OPEN = ("The coin starts {face} up.", "At the start the coin is {face} up.", "First, the coin is {face} up.")
