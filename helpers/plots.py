@@ -19,8 +19,9 @@ from . import config
 from .results import FORMATS, LABELS, _WRITTEN, figure_paths, label  # noqa: F401 (re-exported)
 
 # one colour per condition, everywhere
+# (CoT before the label *is* Greedy-CoT — the same students in notebooks 03, 10 and 11 — so it shares its colour)
 COLORS = {"label_only": "#9e9e9e", "greedy_cot": "#64b5f6", "scotd": "#1565c0",
-          "cot_before": "#2e7d32", "cot_after": "#81c784", "majority class": "#e0e0e0",
+          "cot_before": "#64b5f6", "cot_after": "#2e7d32", "majority class": "#e0e0e0",
           "no_cot": "#9e9e9e", "greedy": "#64b5f6", "sc": "#1565c0",
           "teacher": "#ef6c00", "student": "#1565c0"}
 def _plt():
