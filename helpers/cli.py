@@ -9,6 +9,7 @@
   bench                           throughput benchmarks (bench/ scripts)
   serve                           an OpenAI-compatible completions server for a registry model
   human-eval                      check and summarise exported human judgments (notebook 09's page)
+  exercises write | check | list  teaching mode: student copies of the lesson, grading completed notebooks
 
 Every command speaks the same language: --task, --split, --model (the one model a command uses),
 --n (samples per question), --setting supervised|few_shot, --profile, --seed, --limit, --data-dir.
@@ -472,11 +473,65 @@ def cmd_restat(args: Any) -> int:
     return 0
 
 
+def _add_exercises(sub: Any) -> None:
+    p = _command(sub, "exercises", "teaching mode: write student copies of the lesson notebooks, grade completed ones",
+                 "The lesson notebooks 00–04 hold exercises: cells tagged exercise:<name> with the solution between "
+                 "### BEGIN SOLUTION / ### END SOLUTION, each followed by a check cell. `exercises write` writes "
+                 "student copies (.ipynb) with every solution replaced by a stub; `exercises check` runs only the "
+                 "exercise cells of completed notebooks and each exercise's check on real data (nothing is trained "
+                 "or decoded) and prints notebook / exercise / pass | fail | not done / one line (exit 0: all pass, "
+                 "1: some do not); `exercises list` lists them.")
+    esub = p.add_subparsers(dest="exercises_cmd", required=True, metavar="{write,check,list}")
+    w = _command(esub, "write", "write student copies of the lesson notebooks (solutions replaced by stubs)")
+    w.add_argument("--out", required=True, help="folder for the student copies (NN_name.ipynb)")
+    w.add_argument("--notebook-dir", default=None, help="folder of the lesson notebooks (default: notebooks/)")
+    w.add_argument("--force", action="store_true", help="overwrite copies already in --out (a student's work!)")
+    w.set_defaults(handler=cmd_exercises_write)
+    c = _command(esub, "check", "grade completed notebooks: run their exercise cells and each exercise's check")
+    c.add_argument("paths", nargs="+", metavar="PATH",
+                   help="notebooks (.ipynb or jupytext .py) or folders of numbered notebooks")
+    c.add_argument("--json", action="store_true", help="print the verdicts as JSON")
+    c.set_defaults(handler=cmd_exercises_check)
+    ls = _command(esub, "list", "list the exercises: number, notebook, name, what it teaches, the reference")
+    ls.set_defaults(handler=cmd_exercises_list)
+
+
+def cmd_exercises_write(args: Any) -> int:
+    from .exercises import write_student_copies
+    written = write_student_copies(args.out, notebook_dir=args.notebook_dir, force=args.force)
+    print(f"wrote {len(written)} student notebooks to {Path(args.out)}: {', '.join(p.name for p in written)}")
+    print(f"grade them with: python -m helpers exercises check {Path(args.out)}")
+    return 0
+
+
+def cmd_exercises_check(args: Any) -> int:
+    """Grade notebooks; exit 0 when every exercise passes, 1 otherwise."""
+    import logging
+    from dataclasses import asdict
+
+    from .exercises import grade_paths, report
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    graded = grade_paths(args.paths)
+    if args.json:
+        print(json.dumps({"verdicts": [asdict(v) for v in graded.verdicts], "notes": graded.notes,
+                          "all_pass": graded.all_pass}, indent=2, ensure_ascii=False))
+    else:
+        print(report(graded))
+    return 0 if graded.all_pass else 1
+
+
+def cmd_exercises_list(args: Any) -> int:
+    from .exercises import EXERCISES, number
+    for name, e in EXERCISES.items():
+        print(f"{number(name)}. {e.notebook}  {name}: {e.title} — {e.teaches} (checked against {e.reference})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = _Parser(prog="python -m helpers", description=__doc__, formatter_class=_Formatter)
     sub = ap.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
     for add in (_add_data, _add_models, _add_sample, _add_train, _add_evaluate, _add_run, _add_bench, _add_sweep, _add_serve,
-                _add_human_eval, _add_cache, _add_restat):
+                _add_human_eval, _add_cache, _add_restat, _add_exercises):
         add(sub)
     return ap
 

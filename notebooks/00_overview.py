@@ -55,7 +55,7 @@
 PROFILE = "course"   # smoke | course | lab | paper
 
 # %%
-from helpers import plots, results, show
+from helpers import exercises, plots, results, show
 
 run = results.start("00_overview", PROFILE)
 show.profile_table(run.profile)
@@ -75,6 +75,40 @@ show.profile_table(run.profile)
 # %%
 fig = plots.method_figure()
 plots.savefig(fig, "00_method");
+
+# %% [markdown]
+# ## Exercise 1 · What a chain of thought concludes
+#
+# The lesson has seven exercises, each a small piece of the method that you write: a function in a cell
+# tagged `exercise`, followed by a check cell that runs it on real data against the suite's own
+# implementation and prints one line (✓, ✗ with the input where yours differs, or · not done). Keep an
+# exercise cell self-contained (its imports inside it): `python -m helpers exercises check` grades the
+# exercise cells alone.
+#
+# A coin-flip CoT tracks the coin person by person: *"The coin starts heads up. Maya flips it, so it is now
+# tails up. Omar does not flip it, so it is still tails up. It ends tails up, not heads up."* What it
+# concludes is the coin's last stated face: the starting face (`ex.meta["start"]`) means answer A ("yes, still
+# heads up"), the other face B. Write `coin_conclusion(ex, rationale)`; return None when the CoT states no face
+# after its opening. Careful: a recap "…, not heads up" names the start last, yet the coin is tails up. The
+# suite reads CoTs this way to see whether a student's letter follows its own reasoning (notebook 03's
+# *rationale agreement*). The check compares yours with `helpers.synthetic.conclusion` on the scripted
+# teacher's CoTs, which slip with probability 0.1 per step — so some conclude the wrong answer.
+
+# %% tags=["exercise:coin_conclusion"]
+def coin_conclusion(ex, rationale):
+    """'A' if the coin's last stated face is ex.meta["start"], 'B' if it is the other face, None if none is stated."""
+    ### BEGIN SOLUTION
+    import re
+    faces = re.findall(r"(not |no longer )?\b(heads|tails)\b", rationale.lower())
+    stated = [face for negated, face in faces[1:] if not negated]   # faces[0]: the opening "starts heads up"
+    if not stated:
+        return None
+    return "A" if stated[-1] == ex.meta["start"] else "B"
+    ### END SOLUTION
+
+
+# %% tags=["check:coin_conclusion"]
+exercises.check("coin_conclusion", coin_conclusion)
 
 # %% [markdown]
 # ## Data used by this profile

@@ -40,7 +40,7 @@
 PROFILE = "course"
 
 # %%
-from helpers import evaluate, plots, prompts, results, show
+from helpers import evaluate, exercises, plots, prompts, results, show
 from helpers.teacher import teacher_from_name
 from helpers.corpus import sample_corpus
 from helpers.tasks import load_task
@@ -65,6 +65,41 @@ show.exemplar_table(TASK)
 
 # %%
 print(prompts.build_prompt(dev[0], shots=shots))
+
+# %% [markdown]
+# ## Exercise 2 · Reading the answer back
+#
+# Every accuracy in the suite goes through one function that reads which option a completion commits to.
+# Write `extract_letter(ex, completion)`: the option label (`"A"`, `"B"`, … as in `ex.options`) named by the
+# *first* "answer is" of the completion — written `(b)` or `(B)` with its closing parenthesis, a bare `b`, or
+# the text of a choice (`So the answer is yes.` → `"A"` on the coin flip; where several choices fit, the
+# longest). Return None when there is no such answer or it names no option: a CoT that never answers, or one
+# cut off at `(a`. What comes after the first answer does not count. The check compares yours with
+# `prompts.extract_answer` on completions built from real teacher CoTs (coin flip and GPT-3 × QuaRel):
+# complete, cut short, run on past the answer, answer first, other spellings.
+
+# %% tags=["exercise:extract_letter"]
+def extract_letter(ex, completion):
+    """The option label the first "answer is …" of `completion` names, or None."""
+    ### BEGIN SOLUTION
+    import re
+    m = re.search(r"answer is:?\s*(.*)", completion, re.IGNORECASE | re.DOTALL)
+    if m is None:
+        return None
+    said = m.group(1).strip().lower()
+    letter = re.match(r"\(\s*([a-z])\s*\)|([a-z])\b", said)
+    if letter:
+        found = (letter.group(1) or letter.group(2)).upper()
+        return found if found in ex.options else None
+    for c in sorted(ex.choices, key=lambda c: -len(c.text)):     # the longest choice text that fits
+        if said.startswith(c.text.lower()):
+            return c.label
+    return None
+    ### END SOLUTION
+
+
+# %% tags=["check:extract_letter"]
+exercises.check("extract_letter", extract_letter)
 
 # %% [markdown]
 # ## Sampling N chains of thought from the teacher

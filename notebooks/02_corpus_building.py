@@ -41,7 +41,7 @@
 PROFILE = "course"
 
 # %%
-from helpers import plots, protocol, results, show
+from helpers import exercises, plots, protocol, results, show
 from helpers.corpus import corpus_stats
 from helpers.tasks import load_task
 from helpers.teacher import teacher_from_name
@@ -101,6 +101,26 @@ results.frame(stats, ["corpus", "teacher", "questions", "samples"], metric=None,
 # %%
 fig = plots.corpus_figure(stats, lengths=show.rationale_lengths(corpora))
 plots.savefig(fig, "02_corpus_stats");
+
+# %% [markdown]
+# ## Exercise 3 · The supervised filter
+#
+# A corpus row (`CorpusEntry`) holds a question `entry.example`, whose gold answer is `entry.example.answer`,
+# and the teacher's CoTs `entry.samples`, each with the answer it reached, `sample.label` (None: no answer).
+# Write `keep_correct(entry)`: the samples the supervised setting keeps — those whose label is the gold
+# answer — in corpus order (a question may keep none). The check compares yours with `Corpus.correct_only()`
+# on the scripted coin-flip corpus and the replayed GPT-3 × QuaRel corpus.
+
+# %% tags=["exercise:keep_correct"]
+def keep_correct(entry):
+    """The samples of `entry` whose label is the gold answer, in corpus order."""
+    ### BEGIN SOLUTION
+    return [s for s in entry.samples if s.label is not None and s.label == entry.example.answer]
+    ### END SOLUTION
+
+
+# %% tags=["check:keep_correct"]
+exercises.check("keep_correct", keep_correct)
 
 # %% [markdown]
 # ## A Table-1-style gallery

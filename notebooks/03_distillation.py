@@ -50,7 +50,7 @@
 PROFILE = "course"
 
 # %%
-from helpers import plots, protocol, results, show, targets
+from helpers import exercises, plots, protocol, results, show, targets
 from helpers.corpus import corpus_stats, only_questions
 from helpers.teacher import teacher_from_name
 from helpers.corpus import sample_corpus
@@ -93,10 +93,63 @@ pairs = {c: targets.pairs_from_corpus(train_corpus, c, supervised=True) for c in
 for c in CONDITIONS:
     print(f"{c}: {len(pairs[c])} pairs; first completion:{pairs[c][0].completion}")
 
+# %% [markdown]
+# ## Exercise 4 · Training targets from a corpus row
+#
+# Write `make_targets(entry)` for the supervised setting: a dict with two conditions' completions.
+# `"label_only"` is the answer sentence alone after one space, `" So the answer is (a)."`
+# (`prompts.format_answer(ex, ex.answer)`). `"cot_after"` (Wadhwa et al. RQ1) is the answer sentence, a space,
+# then the *greedy* rationale, stripped: among the correct CoTs (Exercise 3), the one with the highest teacher
+# log-prob `sample.logprob` (a tie goes to the lower `sample.k`; if any lacks a log-prob, the lowest `k`). A
+# question without a correct CoT gets no CoT pair: `"cot_after"` is None. The check compares yours with
+# `targets.pairs_from_corpus(…, supervised=True)`.
+
+# %% tags=["exercise:make_targets"]
+def make_targets(entry):
+    """{"label_only": completion, "cot_after": completion or None} of one corpus row, supervised setting."""
+    ### BEGIN SOLUTION
+    from helpers.prompts import format_answer
+    ex = entry.example
+    answer = format_answer(ex, ex.answer)
+    correct = [s for s in entry.samples if s.label == ex.answer]
+    if all(s.logprob is not None for s in correct):
+        correct.sort(key=lambda s: (-s.logprob, s.k))
+    else:
+        correct.sort(key=lambda s: s.k)
+    return {"label_only": f" {answer}",
+            "cot_after": f" {answer} {correct[0].rationale.strip()}" if correct else None}
+    ### END SOLUTION
+
+
+# %% tags=["check:make_targets"]
+exercises.check("make_targets", make_targets)
+
 # %%
 from helpers.models import load_model
 tok, _ = load_model(P.student)
 show.loss_table(loss_tokens(tok, pairs["greedy_cot"][0], P.max_seq_len))
+
+# %% [markdown]
+# ## Exercise 5 · The loss mask
+#
+# The student reads prompt + completion + EOS as one sequence but learns only the completion. Write
+# `loss_mask(tokenizer, pair)`: one flag per token of `pair.prompt + pair.completion + tokenizer.eos_token`
+# (`tokenizer(text)["input_ids"]`), True where the token carries loss — the completion's tokens and the EOS —
+# and False on the prompt's. The check compares yours with `train.loss_tokens` (the table above) on
+# label-only, Greedy-CoT and CoT-after pairs in SmolLM2's tokens.
+
+# %% tags=["exercise:loss_mask"]
+def loss_mask(tokenizer, pair):
+    """[True if the token carries loss] for every token of prompt + completion + EOS."""
+    ### BEGIN SOLUTION
+    n_prompt = len(tokenizer(pair.prompt)["input_ids"])
+    n_all = len(tokenizer(pair.prompt + pair.completion + tokenizer.eos_token)["input_ids"])
+    return [i >= n_prompt for i in range(n_all)]
+    ### END SOLUTION
+
+
+# %% tags=["check:loss_mask"]
+exercises.check("loss_mask", loss_mask)
 
 # %% [markdown]
 # ## The experiment: every condition × every seed, at one budget

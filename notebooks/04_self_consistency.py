@@ -42,7 +42,7 @@
 PROFILE = "course"
 
 # %%
-from helpers import plots, protocol, results, show, targets
+from helpers import exercises, plots, protocol, results, show, targets
 from helpers.corpus import first_n
 
 run = results.start("04_self_consistency", PROFILE)
@@ -86,6 +86,30 @@ fig = plots.seed_points(summary_a, x="setting", hue="condition", chance=show.CHA
 plots.savefig(fig, "04_table3a_self_consistency");
 
 # %% [markdown]
+# ## Exercise 6 · The vote
+#
+# Self-consistency samples k CoTs and keeps the answer most of them reach. Write `majority(labels)`: the most
+# frequent label in `labels` (one per sampled CoT, in sampling order). Samples without an answer (None) do not
+# vote; a tie goes to the tied label sampled first; None when no sample answered. The check compares yours
+# with `decode.majority_vote` on the labels of real teacher samples: all N of a question, and its first 4,
+# where 2–2 ties happen.
+
+# %% tags=["exercise:majority"]
+def majority(labels):
+    """The most frequent non-None label; a tie goes to the tied label that comes first; None if there is none."""
+    ### BEGIN SOLUTION
+    votes = [lab for lab in labels if lab is not None]
+    if not votes:
+        return None
+    top = max(votes.count(lab) for lab in votes)
+    return next(lab for lab in votes if votes.count(lab) == top)
+    ### END SOLUTION
+
+
+# %% tags=["check:majority"]
+exercises.check("majority", majority)
+
+# %% [markdown]
 # ## Table 3(b): accuracy against CoTs per question
 #
 # SCoTD on N CoTs per question in the profile's `curve_setting`: N = 1 is the teacher's most likely CoT
@@ -117,6 +141,32 @@ summary_b = protocol.summarize(rows_b, group=("decode", "condition"), baseline=f
                                paper=lambda r: results.paper_value("3b", task=P.task, n_rationales=r["n_rationales"],
                                                                    decode=r["decode"]))
 results.summary_frame(summary_b, keys=("decode", "n_rationales"))
+
+# %% [markdown]
+# ## Exercise 7 · Per-seed differences
+#
+# Each comparison in these tables is paired: both conditions trained with the same seeds and scored on the
+# same questions. Write `per_seed_diff(rows, condition, baseline)`. `rows` are per-student records, in any
+# order: `{"condition": …, "seed": …, "preds": [{"id", "gold", "pred", "correct"}, …]}`. Return
+# `{seed: accuracy of condition − accuracy of baseline}` for every seed both conditions have, as fractions
+# (0.93 − 0.50 = 0.43). The spread of these numbers is the training variance that the seed-level test honours
+# (`per_seed_diff` in the tables). The check compares yours with `protocol.summarize` on the committed course
+# students of Tables 2(b), 3(a) and 3(b) (`results/course/`).
+
+# %% tags=["exercise:per_seed_diff"]
+def per_seed_diff(rows, condition, baseline):
+    """{seed: accuracy(condition) − accuracy(baseline)} over the seeds both conditions were trained with."""
+    ### BEGIN SOLUTION
+    def accuracy(row):
+        return sum(p["correct"] for p in row["preds"]) / len(row["preds"])
+    ours = {r["seed"]: accuracy(r) for r in rows if r["condition"] == condition}
+    base = {r["seed"]: accuracy(r) for r in rows if r["condition"] == baseline}
+    return {seed: ours[seed] - base[seed] for seed in sorted(ours) if seed in base}
+    ### END SOLUTION
+
+
+# %% tags=["check:per_seed_diff"]
+exercises.check("per_seed_diff", per_seed_diff)
 
 # %%
 fig = plots.rationales_curve(summary_b, paper=results.paper_curve("3b", task=P.task), chance=show.CHANCE.get(P.task),

@@ -10,7 +10,7 @@ HELPERS = Path(__file__).resolve().parent.parent / "helpers"
 #: the stages in data-flow order (README "Data flows one way"); a module may import only earlier ones
 ORDER = ["config", "provenance", "stats", "paper_numbers", "synthetic", "tasks", "download", "rationales", "models",
          "precision", "prompts", "sample_cache", "teacher", "corpus", "downsample", "targets", "train", "decode", "cache",
-         "evaluate", "analysis", "protocol", "profiles", "results", "human_eval", "plots", "runner", "show", "sweep", "bench", "serve", "cli",
+         "evaluate", "analysis", "protocol", "profiles", "results", "human_eval", "plots", "runner", "show", "exercises", "sweep", "bench", "serve", "cli",
          "__main__", "__init__"]
 
 
