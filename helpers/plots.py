@@ -92,7 +92,11 @@ def _ci_err(rows: Sequence[dict[str, Any]]) -> list[list[float]]:
 
 def _baselines(ax: Any, majority: float | None = None, chance: float | None = None,
                chance_style: str = ":") -> None:
-    """The reference lines every accuracy figure carries: the majority class and chance (fractions)."""
+    """The reference lines every accuracy figure carries: the majority class and chance (fractions). Where they
+    coincide (the coin flip: 50% and 50%) one line says so, rather than one line hiding the other."""
+    if majority is not None and chance is not None and abs(majority - chance) < 0.005:
+        ax.axhline(100 * chance, color="#c62828", ls="--", lw=1, label=f"majority class = chance ({100 * chance:.0f}%)")
+        return
     if majority is not None:
         ax.axhline(100 * majority, color="#6a1b9a", ls="--", lw=1, label="majority class")
     if chance is not None:
