@@ -77,7 +77,15 @@ def test_override_and_train_follows_the_choice(cpu_machine, monkeypatch):
 
 
 def test_this_machines_flags_are_read():
+    """The flags come from this machine's /proc/cpuinfo (Linux), and relevant_flags says which of the
+    precision-relevant ones it has — checked against the file itself, not against the list it is built from."""
+    import platform
     model, flags = precision.cpu_flags()
     assert model
     rel = precision.relevant_flags(flags)
-    assert set(rel) == set(precision.RELEVANT_FLAGS)
+    if platform.system() == "Linux":
+        text = open("/proc/cpuinfo").read()
+        listed = set(next(line for line in text.splitlines() if line.startswith("flags")).split(":", 1)[1].split())
+        assert {f for f, on in rel.items() if on} == listed & set(precision.RELEVANT_FLAGS)
+        assert rel.get("avx2") == ("avx2" in listed)
+    assert precision.relevant_flags(frozenset({"avx2", "sse4_2"})) == {f: f == "avx2" for f in precision.RELEVANT_FLAGS}

@@ -135,8 +135,15 @@ def test_bad_inputs_raise_clear_errors():
 
 
 def test_helpers_are_seeded():
-    assert shuffle_words("a b c d e f", random.Random(0)) == shuffle_words("a b c d e f", random.Random(0))
-    assert mask_words("a b c d", 0.25, random.Random(0)).count("[MASK]") == 1
+    words = "a b c d e f g h i j".split()
+    outs = {shuffle_words(" ".join(words), random.Random(s)) for s in range(5)}
+    assert len(outs) > 1                                                      # the seed matters
+    for out in outs:
+        assert sorted(out.split()) == words                                   # a permutation of the words
+    assert shuffle_words(" ".join(words), random.Random(3)) == shuffle_words(" ".join(words), random.Random(3))
+    masked = mask_words("a b c d", 0.25, random.Random(0))
+    assert masked.count("[MASK]") == 1 and len(masked.split()) == 4
+    assert {w for w in masked.split() if w != "[MASK]"} < set("abcd")        # the rest kept, in place
 
 
 def _corpus():
