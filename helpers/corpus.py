@@ -40,6 +40,7 @@ class Sample:
     logprob: float | None = None    # sum of token log-probs of the generated completion
     n_tokens: int | None = None     # generated tokens
     raw: str = ""                   # full raw completion text
+    finish_reason: str | None = None  # "stop" (EOS / stop string) | "length" (cut by the token budget) | None: unknown
 
     @property
     def mean_logprob(self) -> float | None:
@@ -141,7 +142,10 @@ def _row_to_entry(row: dict[str, Any], path: Path, lineno: int) -> CorpusEntry:
         if s["label"] is not None and s["label"] not in ex.options:
             raise DataError(path, lineno, f"samples[{i}].label",
                             f"label {s['label']!r} is not an option {list(ex.options)}")
-        samples.append(Sample(**{k: s[k] for k in _SAMPLE_FIELDS}))
+        fr = s.get("finish_reason")          # optional (corpora written before it was recorded lack it)
+        if fr not in (None, "stop", "length"):
+            raise DataError(path, lineno, f"samples[{i}].finish_reason", f"expected 'stop', 'length' or null, got {fr!r:.80}")
+        samples.append(Sample(**{k: s[k] for k in _SAMPLE_FIELDS}, finish_reason=fr))
     return CorpusEntry(ex, samples)
 
 
@@ -188,6 +192,8 @@ def corpus_stats(corpus: Corpus) -> dict[str, Any]:
     labeled = [(e, s) for e, s in samples if e.example.answer is not None]
     correct = sum(1 for e, s in labeled if s.label == e.example.answer)
     no_answer = sum(1 for _, s in samples if s.label is None)
+    known = [s for _, s in samples if s.finish_reason is not None]
+    cut = [s for s in known if s.finish_reason == "length"]
     maj_correct = maj_total = 0
     for e in corpus.entries:
         votes = Counter(s.label for s in e.samples if s.label is not None)
@@ -211,6 +217,11 @@ def corpus_stats(corpus: Corpus) -> dict[str, Any]:
         "teacher_accuracy": correct / len(labeled) if labeled else None,
         "teacher_accuracy_majority": maj_correct / maj_total if maj_total else None,
         "no_answer_rate": no_answer / n_s if n_s else None,
+        # the teacher's token budget cut the CoT (None: the teacher does not say, e.g. a replayed release), and
+        # the share of the no-answer CoTs that were cut — a budget too small for the exemplars' length shows here
+        "length_cut_rate": len(cut) / len(known) if known else None,
+        "no_answer_cut_rate": (sum(1 for s in cut if s.label is None) / max(1, sum(1 for s in known if s.label is None))
+                               if known and any(s.label is None for s in known) else None),
         "discard_rate": 1 - correct / len(labeled) if labeled else None,
         "paper_discard_rate": PAPER_DISCARD_RATES.get(corpus.meta.get("task", "")),
         "questions_without_correct": sum(1 for e in corpus.entries if e.example.answer is not None
@@ -248,14 +259,15 @@ def request_key(teacher_id: str, prompt: str, params: SampleParams) -> str:
 def _to_sample(ex: Example, k: int, rec: dict[str, Any] | Completion) -> Sample:
     from .prompts import extract_answer, split_rationale
     if isinstance(rec, Completion):
-        rec = {f: getattr(rec, f) for f in ("text", "logprob", "n_tokens", "label", "rationale", "raw")}
+        rec = {f: getattr(rec, f) for f in ("text", "logprob", "n_tokens", "label", "rationale", "raw", "finish_reason")}
     if rec.get("rationale") is not None:      # replayed: label and rationale as released
         return Sample(k=k, rationale=rec["rationale"], label=rec.get("label"), logprob=rec.get("logprob"),
-                      n_tokens=rec.get("n_tokens"), raw=rec.get("raw") or rec["text"])
+                      n_tokens=rec.get("n_tokens"), raw=rec.get("raw") or rec["text"],
+                      finish_reason=rec.get("finish_reason"))
     text = rec["text"]
     rationale, _ = split_rationale(ex, text)
     return Sample(k=k, rationale=rationale, label=extract_answer(ex, text), logprob=rec.get("logprob"),
-                  n_tokens=rec.get("n_tokens"), raw=text)
+                  n_tokens=rec.get("n_tokens"), raw=text, finish_reason=rec.get("finish_reason"))
 
 
 def sample_corpus(teacher: Teacher, examples: list[Example], *, n: int = 4, temperature: float = 1.0,

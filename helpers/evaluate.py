@@ -59,13 +59,11 @@ def results_record(*, condition: str, task: str, split: str, seed: int, preds: S
 PROMPT_MODES = ("no_cot", "greedy", "sc")
 
 
-def prompting(teacher: Any, examples: Sequence[Any], mode: str, *, k: int = 5, temperature: float = 0.7,
-              max_new_tokens: int = 96, shots: int | None = None, seed: int = 0) -> list[Prediction]:
-    """Few-shot prompting of an un-distilled model (SCoTD Table 2(a)) as predictions: ``no_cot``
-    (exemplars with answers only, greedy), ``greedy`` (CoT exemplars, greedy CoT) or ``sc`` (CoT
-    exemplars, ``k`` samples at ``temperature``, majority vote). ``teacher``: any
-    :class:`helpers.teacher.Teacher`; samples go through its durable cache."""
-    from .decode import majority_vote
+def prompting_corpus(teacher: Any, examples: Sequence[Any], mode: str, *, k: int = 5, temperature: float = 0.7,
+                     max_new_tokens: int = 96, shots: int | None = None, seed: int = 0) -> Any:
+    """The completions behind :func:`prompting` as a :class:`helpers.corpus.Corpus` (every raw text, its answer,
+    and why it ended — ``finish_reason`` "length" when the token budget cut it: :func:`corpus_stats`'s
+    ``length_cut_rate``)."""
     from .corpus import sample_corpus
     if mode not in PROMPT_MODES:
         raise ValueError(f"mode must be one of {PROMPT_MODES}, got {mode!r}")
@@ -74,9 +72,24 @@ def prompting(teacher: Any, examples: Sequence[Any], mode: str, *, k: int = 5, t
         kw.update(mode="direct", max_new_tokens=16)
     elif mode == "sc":
         kw.update(n=k, temperature=temperature)
-    corpus = sample_corpus(teacher, list(examples), shots=shots, seed=seed, progress=False, **kw)
+    return sample_corpus(teacher, list(examples), shots=shots, seed=seed, progress=False, **kw)
+
+
+def votes(corpus: Any) -> list[Prediction]:
+    """One prediction per question of ``corpus``: the majority answer of its samples (one sample: that one)."""
+    from .decode import majority_vote
     preds = []
     for e in corpus.entries:
-        pred, votes = majority_vote([s.label for s in e.samples])
-        preds.append(Prediction(e.example.id, e.example.answer, pred, [s.raw for s in e.samples], votes))
+        pred, v = majority_vote([s.label for s in e.samples])
+        preds.append(Prediction(e.example.id, e.example.answer, pred, [s.raw for s in e.samples], v))
     return preds
+
+
+def prompting(teacher: Any, examples: Sequence[Any], mode: str, *, k: int = 5, temperature: float = 0.7,
+              max_new_tokens: int = 96, shots: int | None = None, seed: int = 0) -> list[Prediction]:
+    """Few-shot prompting of an un-distilled model (SCoTD Table 2(a)) as predictions: ``no_cot``
+    (exemplars with answers only, greedy), ``greedy`` (CoT exemplars, greedy CoT) or ``sc`` (CoT
+    exemplars, ``k`` samples at ``temperature``, majority vote). ``teacher``: any
+    :class:`helpers.teacher.Teacher`; samples go through its durable cache."""
+    return votes(prompting_corpus(teacher, examples, mode, k=k, temperature=temperature,
+                                  max_new_tokens=max_new_tokens, shots=shots, seed=seed))

@@ -50,7 +50,9 @@ class Prompting:
     n_questions: int | None = 48          # dev questions prompted (None: the full split)
     shots: int | None = None              # exemplars per prompt (None: all of the task's prompt set)
     sc_k: int = 3                         # prompted self-consistency samples
-    max_new_tokens: int = 96
+    # new tokens per completion; None: sized from the prompt set (prompts.exemplar_budget: 1.5 × the longest
+    # exemplar completion in the teacher's tokens — 80 cut a 5-person coin flip's chain, ≈ 88 tokens, short)
+    max_new_tokens: int | None = None
     n_live: int = 4                       # training questions sampled live (shown in 01 and 02)
     n_samples: int = 5                    # N samples per live question
     temperature: float = 1.0
@@ -315,7 +317,7 @@ PROFILES: dict[str, Profile] = {
         notes="2-core CPU laptop: the generated coin-flip task with a scripted teacher (10% slips per step), "
               "SmolLM2-135M, 3 seeds, matched budgets, full dev split.",
         prompting=Prompting(task="coinflip", teacher="qwen2.5-0.5b", n_questions=24, shots=4, sc_k=3,
-                            max_new_tokens=80, n_live=4, n_samples=5),
+                            n_live=4, n_samples=5),
         corpus=CorpusStudy(n_questions=200),
         # the N curve greedy only: self-consistency is Table 3(a)'s question, and one SC decode of the 200
         # dev questions costs 12–20 min here (≈ 69k generated tokens)

@@ -416,6 +416,25 @@ def build_prompt(ex: Example, shots: int | None = None, mode: str = "cot") -> st
     return prompt_prefix(ex.task, shots, mode, exclude=ex.id, max_words=ex.meta.get("max_words")) + format_query(ex, mode)
 
 
+def exemplar_budget(task: str, tokenizer: Any, *, margin: float = 1.5) -> int:
+    """A teacher's generation budget sized from its own prompt set, as :func:`helpers.protocol.decode_budget`
+    sizes a student's from its targets: ``margin`` × the longest exemplar completion (rationale + answer
+    sentence) in ``tokenizer``'s tokens, rounded up to a multiple of 8. The margin covers questions longer
+    than the exemplars (a 5-person coin flip's chain is ≈ 1.4× a 3-person one's)."""
+    import math
+
+    from .config import UnknownName
+    if task not in EXEMPLARS:
+        raise UnknownName(f"no prompt set for task {task!r}; tasks with exemplars: {sorted(EXEMPLARS)}")
+    if margin < 1:
+        raise ValueError(f"margin must be >= 1 (the budget holds at least the longest exemplar), got {margin}")
+    longest = 0
+    for ex, e in exemplars(task):
+        completion = f" {e.rationale} {format_answer(ex, e.answer)}"
+        longest = max(longest, len(tokenizer(completion, add_special_tokens=False)["input_ids"]))
+    return int(-(-math.ceil(margin * longest) // 8) * 8)
+
+
 def prompt_set_hash(task: str, shots: int | None = None, mode: str = "cot") -> str:
     """A short hash of the prompt set (recorded in corpus metadata)."""
     from .provenance import stable_hash

@@ -414,6 +414,11 @@ def data_info(corpus: Any = None, dev: Sequence[Any] | None = None, **extra: Any
 PROVENANCE_FIELDS = ("notebook", "profile", "provenance", "preds", "per_student")
 
 
+def _cell(x: Any) -> str:
+    """A value as one markdown table cell: a raw completion's newlines shown as ⏎ and its pipes escaped."""
+    return str(x).replace("\r", "").replace("\n", " ⏎ ").replace("|", "\\|")
+
+
 def _fmt_value(x: Any) -> str:
     """A stored scalar as a table cell: floats to 4 significant digits (small probabilities keep theirs)."""
     if x is None or (isinstance(x, float) and math.isnan(x)):
@@ -427,7 +432,7 @@ def _fmt_pct(x: float | None) -> str:
 
 #: fractions shown as percentages when a results file has no accuracy column (corpus statistics)
 PCT_FIELDS = ("teacher_accuracy", "teacher_accuracy_majority", "discard_rate", "paper_discard_rate",
-              "no_answer_rate")
+              "no_answer_rate", "length_cut_rate", "no_answer_cut_rate")
 
 
 def rows_markdown(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
@@ -444,8 +449,8 @@ def rows_markdown(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str
         head = list(columns) + [f"{f} %" for f in pcts] + rest
         out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(columns) + "---:|" * (len(pcts) + len(rest))]
         for r in rows:
-            cells = ([str(r.get(c, "")) for c in columns] + [_fmt_pct(r.get(f)) for f in pcts]
-                     + [_fmt_value(r.get(k)) for k in rest])
+            cells = ([_cell(r.get(c, "")) for c in columns] + [_fmt_pct(r.get(f)) for f in pcts]
+                     + [_cell(_fmt_value(r.get(k))) for k in rest])
             out.append("| " + " | ".join(cells) + " |")
         return "\n".join(out)
     head = list(columns) + ["ours % (95% CI)", "paper %", "n"]

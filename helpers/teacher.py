@@ -617,6 +617,18 @@ class ScriptedTeacher:
                                        rationale=rationale, raw=text)
 
 
+def prompt_budget(teacher: Any, task: str, max_new_tokens: int | None = None, *, fallback: str = "smollm2-135m") -> int:
+    """New tokens for a prompted teacher's completions: ``max_new_tokens`` when given, else sized from the task's
+    prompt set in the teacher's own tokens (:func:`helpers.prompts.exemplar_budget`) — a local teacher's
+    tokenizer, or ``fallback``'s for a teacher whose tokenizer is not here (an endpoint)."""
+    if max_new_tokens is not None:
+        return int(max_new_tokens)
+    from .models import load_tokenizer
+    from .prompts import exemplar_budget
+    tok = getattr(teacher, "tok", None) or load_tokenizer(fallback)
+    return exemplar_budget(task, tok)
+
+
 def teacher_from_name(name: str, *, task: str | None = None, split: str = "train",
                       examples: list[Example] | None = None, batch_size: int = 4) -> Teacher:
     """The teacher a profile names: ``scripted:<step error>`` (:class:`ScriptedTeacher`, coin flip),

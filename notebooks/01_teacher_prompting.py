@@ -41,8 +41,8 @@ PROFILE = "course"
 
 # %%
 from helpers import evaluate, exercises, plots, prompts, results, show
-from helpers.teacher import teacher_from_name
-from helpers.corpus import sample_corpus
+from helpers.teacher import prompt_budget, teacher_from_name
+from helpers.corpus import corpus_stats, sample_corpus
 from helpers.tasks import load_task
 
 run = results.start("01_teacher_prompting", PROFILE)
@@ -110,8 +110,12 @@ exercises.check("extract_letter", extract_letter)
 
 # %%
 teacher = teacher_from_name(cfg.teacher, task=TASK)
+# the token budget: sized from the prompt set in the teacher's own tokens (1.5 × the longest exemplar's
+# CoT + answer), so a long question's chain is not cut short — a cut chain gives no answer
+budget = prompt_budget(teacher, TASK, cfg.max_new_tokens)
+print(f"generation budget: {budget} new tokens")
 live = sample_corpus(teacher, load_task(TASK, "train", limit=cfg.n_live), n=cfg.n_samples,
-                     temperature=cfg.temperature, max_new_tokens=cfg.max_new_tokens, shots=shots,
+                     temperature=cfg.temperature, max_new_tokens=budget, shots=shots,
                      seed=run.seeds[0], progress=False)
 show.samples_table(live, n_questions=2)
 
@@ -124,15 +128,22 @@ show.samples_table(live, n_questions=2)
 # student row (where the paper has the task).
 
 # %%
-rows = []
+rows, raw = [], []
 for role, model in (("teacher", teacher), ("student", teacher_from_name(run.profile.student))):
     for mode in evaluate.PROMPT_MODES:
-        preds = evaluate.prompting(model, dev, mode, k=cfg.sc_k, max_new_tokens=cfg.max_new_tokens, shots=shots,
-                                   seed=run.seeds[0])
-        rows.append({"task": TASK, "role": role, "model": model.teacher_id, "mode": mode,
-                     **evaluate.metrics(preds), "paper": results.paper_value("2a", task=TASK, role=role, mode=mode)})
+        answered = evaluate.prompting_corpus(model, dev, mode, k=cfg.sc_k, max_new_tokens=budget, shots=shots,
+                                             seed=run.seeds[0])
+        preds = evaluate.votes(answered)
+        rows.append({"task": TASK, "role": role, "model": model.teacher_id, "mode": mode, **evaluate.metrics(preds),
+                     # cut by the token budget (None for the no-CoT mode's 16-token answers: not a CoT)
+                     "length_cut_rate": corpus_stats(answered)["length_cut_rate"] if mode != "no_cot" else None,
+                     "paper": results.paper_value("2a", task=TASK, role=role, mode=mode)})
+        for e in answered.entries[:5]:      # what the model wrote, committed with the table
+            raw.append({"role": role, "model": model.teacher_id, "mode": mode, "id": e.example.id,
+                        "gold": e.example.answer, "answer": e.samples[0].label,
+                        "finish_reason": e.samples[0].finish_reason, "completion": e.samples[0].raw.strip()})
     model.close()
-results.frame(rows, ["role", "model", "mode"])
+results.frame(rows, ["role", "model", "mode"], pct=["length_cut_rate"])
 
 # %%
 fig = plots.accuracy_bars(rows, group="role", bar="mode", chance=show.CHANCE.get(TASK),
@@ -164,4 +175,9 @@ run.save_table("table2a_prompting", rows, title="SCoTD Table 2(a) — few-shot p
                description="Teacher and un-distilled student prompted with the few-shot CoT set P "
                            "(paper: GPT3-175B teacher, OPT-1.3B student).",
                data=results.data_info(dev=dev, shots=shots))
+run.save_table("table2a_raw_completions", raw, title="SCoTD Table 2(a) — what each prompted model wrote",
+               columns=["role", "model", "mode", "id", "gold", "answer", "finish_reason", "completion"],
+               description=f"The first 5 dev questions' completions per model and prompting mode (the first sample "
+                           f"of self-consistency), exactly as generated; budget {budget} new tokens.",
+               data=results.data_info(dev=dev[:5], shots=shots))
 run.finish(FIGURES);

@@ -44,7 +44,7 @@ PROFILE = "course"
 from helpers import exercises, plots, protocol, results, show
 from helpers.corpus import corpus_stats
 from helpers.tasks import load_task
-from helpers.teacher import teacher_from_name
+from helpers.teacher import prompt_budget, teacher_from_name
 from helpers.corpus import sample_corpus
 
 run = results.start("02_corpus_building", PROFILE)
@@ -78,9 +78,10 @@ train, heldout = protocol.split_train(P)
 distill = sample_corpus(teacher_from_name(run.profile.teacher, task=P.task), train, n=run.profile.distill.n_samples,
                         progress=False)
 cfg = run.profile.prompting
-live = sample_corpus(teacher_from_name(cfg.teacher, task=cfg.task), load_task(cfg.task, "train", limit=cfg.n_live),
-                     n=cfg.n_samples, temperature=cfg.temperature, max_new_tokens=cfg.max_new_tokens, shots=cfg.shots,
-                     seed=run.seeds[0], progress=False)
+live_teacher = teacher_from_name(cfg.teacher, task=cfg.task)
+live = sample_corpus(live_teacher, load_task(cfg.task, "train", limit=cfg.n_live), n=cfg.n_samples,
+                     temperature=cfg.temperature, max_new_tokens=prompt_budget(live_teacher, cfg.task, cfg.max_new_tokens),
+                     shots=cfg.shots, seed=run.seeds[0], progress=False)
 print(f"distillation corpus {distill.meta['teacher']}: {len(distill)} questions, {distill.n_samples()} CoTs")
 print(f"live {live.meta['teacher']}: {len(live)} questions, {live.n_samples()} CoTs")
 

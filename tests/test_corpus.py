@@ -118,3 +118,26 @@ def test_cli_replay(tmp_path, data_dir, capsys):
     assert len(c) == 8 and c.meta["filter"] == "supervised"
     assert all(s.label == e.example.answer for e in c.entries for s in e.samples)
     assert "discard_rate" in capsys.readouterr().out
+
+
+def test_why_a_completion_ended_is_kept_and_counted(tmp_path):
+    """finish_reason survives save/load (older corpora without it still load), a bad one is a one-line error, and
+    corpus_stats counts the CoTs the token budget cut and how many of the unanswered ones that explains."""
+    ex = load_task("coinflip", "train")[0]
+    samples = [Sample(0, "The coin starts heads up.", None, -3.0, 96, "raw0", finish_reason="length"),
+               Sample(1, "The coin starts heads up. It ends heads up.", ex.answer, -2.0, 40, "raw1", finish_reason="stop"),
+               Sample(2, "Hm.", None, -1.0, 10, "raw2", finish_reason="stop"),
+               Sample(3, "old", ex.answer, -1.0, 10, "raw3")]
+    c = Corpus([CorpusEntry(ex, samples)], {"task": "coinflip", "teacher": "t"})
+    path = save_corpus(c, tmp_path / "c.jsonl")
+    back = load_corpus(path)
+    assert [s.finish_reason for s in back.entries[0].samples] == ["length", "stop", "stop", None]
+    stats = corpus_stats(back)
+    assert stats["length_cut_rate"] == pytest.approx(1 / 3)          # of the 3 samples that say why they ended
+    assert stats["no_answer_cut_rate"] == pytest.approx(1 / 2)       # 1 of the 2 unanswered ones was cut
+    rows = path.read_text().splitlines()
+    row = json.loads(rows[1])
+    row["samples"][0]["finish_reason"] = "eos"
+    (tmp_path / "bad.jsonl").write_text(rows[0] + "\n" + json.dumps(row) + "\n")
+    with pytest.raises(DataError, match=r"line 2.*samples\[0\]\.finish_reason.*'eos'"):
+        load_corpus(tmp_path / "bad.jsonl")

@@ -77,3 +77,24 @@ def test_bad_exemplar_is_reported(monkeypatch, data_dir):
             prompts.exemplars("quarel")
     finally:
         prompts.exemplars.cache_clear()
+
+
+def test_a_teachers_budget_is_sized_from_its_prompt_set():
+    """1.5 × the longest exemplar completion in the teacher's tokens, a multiple of 8: the coin flip's 80-token
+    budget cut a 5-person chain (≈ 88 tokens) short; the sized one holds it."""
+    from helpers.config import UnknownName
+    from helpers.models import load_tokenizer
+    from helpers.prompts import exemplar_budget, format_answer
+    from helpers.teacher import prompt_budget
+    tok = load_tokenizer("smollm2-135m")
+    longest = max(len(tok(f" {e.rationale} {format_answer(ex, e.answer)}", add_special_tokens=False)["input_ids"])
+                  for ex, e in exemplars("coinflip"))
+    budget = exemplar_budget("coinflip", tok)
+    assert budget % 8 == 0 and 1.5 * longest <= budget < 1.5 * longest + 8 and budget > 88
+    assert exemplar_budget("coinflip", tok, margin=1.0) >= longest
+    assert prompt_budget(None, "coinflip", 40) == 40                       # an explicit budget wins
+    assert prompt_budget(object(), "coinflip") == budget                  # no tokenizer of its own: SmolLM2's
+    with pytest.raises(UnknownName, match="no prompt set for task 'creatures'"):
+        exemplar_budget("creatures", tok)
+    with pytest.raises(ValueError, match="margin must be >= 1"):
+        exemplar_budget("coinflip", tok, margin=0.5)
