@@ -145,6 +145,18 @@ def test_the_page_is_self_contained_and_blind(page: he.Page, tmp_path: Path) -> 
     assert html.count("</script>") == 2                          # a CoT holding </script> cannot end the data block
     assert he.load_page(key_path) == page and he.load_page(tmp_path) == page
     assert he.load_page(key_path).meta == {"profile": "test"}
+    assert "{{" not in html and "%%" not in html                   # every placeholder of the template filled
+
+
+def test_the_page_template_escapes_the_title() -> None:
+    """The page is rendered from helpers/templates/human_eval.html by jinja2 with autoescaping: markup in a title
+    is shown, not run."""
+    qs = _questions(3)
+    page = he.make_page(he.build_pairs(qs, _student_preds(qs), _teacher_corpus(qs), seed=0),
+                        title="<script>alert(1)</script> & co")
+    html = he.page_html(page)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in html and "<script>alert(1)" not in html
+    assert he.TEMPLATE.exists() and he.TEMPLATE.suffix == ".html"
 
 
 def test_an_edited_page_key_is_refused(page: he.Page, tmp_path: Path) -> None:
