@@ -310,11 +310,15 @@ class DevAccuracyStopper:
 
     def _evaluate(self, model, step, control):
         was_training = model.training
+        t0 = time.perf_counter()
         got = self.evaluate(model)
+        seconds = round(time.perf_counter() - t0, 2)
         model.train(was_training)
         extra = dict(got) if isinstance(got, dict) else {"accuracy": got}
         acc = float(extra.pop("accuracy"))
-        self.history.append({"step": step, "dev_accuracy": acc, **extra})
+        # eval_seconds: what the evaluation cost (decodes and probes), so a student's training time splits into
+        # optimizer steps and the rule's evaluations
+        self.history.append({"step": step, "dev_accuracy": acc, **extra, "eval_seconds": seconds})
         log.info("step %d: held-out accuracy %.3f (best %.3f at step %d) %s", step, acc, self.best_acc,
                  self.best_step, extra or "")
         train_acc = extra.get("train_accuracy")

@@ -329,7 +329,9 @@ def test_learned_rule_keeps_training_while_the_training_questions_are_still_bein
     st, stop = run("learned")
     assert stop == 6 and st.stopped_by == "patience"       # learning until step 4, then 2 evaluations without
     assert st.best_step == 6 and st.best_key == (0.5, 1.0)  # ties in held-out: the best-fitted, latest weights
-    assert st.history[2] == {"step": 3, "dev_accuracy": 0.5, "train_accuracy": 0.8}
+    assert st.history[2] == {"step": 3, "dev_accuracy": 0.5, "train_accuracy": 0.8,
+                             "eval_seconds": st.history[2]["eval_seconds"]}
+    assert all(h["eval_seconds"] >= 0 for h in st.history)       # what each evaluation cost
     st, stop = run("learned", patience=5)
     assert stop == 6 and st.stopped_by == "cap"            # the curve ran out first: not converged
     flat = [(0.5, 0.5)] * 8
