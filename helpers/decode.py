@@ -300,7 +300,7 @@ def decode_student(student: Any, examples: Sequence[Example], *, method: str = "
     from .precision import use_bf16
     if use_bf16():                  # bf16 decodes can differ from fp32 ones: cached apart (fp32 keys unchanged)
         params["precision"] = "bf16"
-    if (student.meta or {}).get("stored_dtype") == "bf16":   # bf16-stored weights: apart from fp32-stored ones
+    if (getattr(student, "meta", None) or {}).get("stored_dtype") == "bf16":   # bf16-stored weights: cached apart
         params["weights"] = "bf16"
     ident = {"student": student.key, "ids": [ex.id for ex in examples], **params, "v": DECODE_CACHE_VERSION}
     if any(ex.meta.get("max_words") is not None for ex in examples):   # shortened inputs: same ids, other texts
