@@ -153,14 +153,19 @@ plots.savefig(fig, "01_table2a_prompting");
 # %% [markdown]
 # ## Conclusions (course profile: coin flip, 24 dev questions, 4-shot CoT prompts)
 #
-# Written for the committed course run (`results/course/table2a_prompting.md`); other profiles print their
-# own numbers above. With 24 questions every interval is ±20 points: read directions, not decimals.
+# Written for the committed course run (`results/course/table2a_prompting.md`, a budget of 80 new tokens: the
+# profile now sizes it from the prompt set, 112 for this teacher, and that run has not been repeated yet);
+# other profiles print their own numbers above. With 24 questions every interval is ±20 points: read
+# directions, not decimals.
 #
 # * **The live local teacher cannot be the course's teacher.** `qwen2.5-0.5b` prompted with four worked
 #   coin-flip CoTs is right 25.0% [8.3, 41.7] of the time with its greedy CoT, and 41.7% of its CoTs end
-#   without an answer sentence within 80 tokens; self-consistency (k=3) lifts it to
-#   37.5% [20.8, 58.3]. Answering *without* a CoT it scores 66.7% [45.8, 83.3] — on this task a 0.5B model's
-#   own chains of thought hurt it. SCoTD's premise is a teacher whose CoTs are mostly right (GPT-3: 83.3%
+#   without an answer sentence within 80 tokens — mostly on 5-person questions, whose exemplar-length chain
+#   is ≈ 88 tokens: a budget cut, not only wrong reasoning (the `length_cut_rate` column says which);
+#   self-consistency (k=3) lifts it to 37.5% [20.8, 58.3]. Answering *without* a CoT it scores
+#   66.7% [45.8, 83.3] — but that run answered "(a)" to every question, on a subset where 16 of 24 answers
+#   are (a): a constant predictor at the subset's majority class, not evidence that its chains of thought
+#   hurt it. SCoTD's premise is a teacher whose CoTs are mostly right (GPT-3: 83.3%
 #   greedy on QuaRel), so `course` distils from the scripted teacher (71.7% of its CoTs right, 85.7% by
 #   majority of 5 — notebook 03), and the live teacher is shown here for what it is.
 # * **The un-distilled student is at chance** with or without CoT (33.3% / 33.3% / 37.5%, all intervals
