@@ -321,16 +321,25 @@ class DevAccuracyStopper:
         self.history.append({"step": step, "dev_accuracy": acc, **extra, "eval_seconds": seconds})
         log.info("step %d: held-out accuracy %.3f (best %.3f at step %d) %s", step, acc, self.best_acc,
                  self.best_step, extra or "")
-        train_acc = extra.get("train_accuracy")
+        better, stop = self.observe(step, acc, extra.get("train_accuracy"))
+        if better:
+            self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        if stop:
+            control.should_training_stop = True
+
+    def observe(self, step: int, acc: float, train_acc: float | None = None) -> tuple[bool, bool]:
+        """The rule's decision on one evaluation, without a model: ``(better, stop)`` — whether these weights
+        become the kept ones, and whether patience ran out (:func:`replay_rule` runs a recorded curve through it)."""
         if self.rule == "learned" and train_acc is None:
             raise ValueError("stop rule 'learned' needs the train-slice accuracy at every evaluation (budget probe)")
+        first = self.best_step == 0 and self.best_key == (-1.0, -1.0)
         if self.rule == "heldout":      # as before: progress and the kept weights both by held-out accuracy
-            better = acc >= self.best_acc + self.threshold or self.best_state is None
+            better = acc >= self.best_acc + self.threshold or first
             progress = better
         else:
             key = (acc, float(train_acc))
-            better = key >= self.best_key or self.best_state is None
-            progress = (not self.history[:-1] or acc >= self.progress_acc + self.threshold
+            better = key >= self.best_key or first
+            progress = (first or acc >= self.progress_acc + self.threshold
                         or float(train_acc) >= self.progress_train + self.threshold)
             if progress:
                 self.progress_acc = max(self.progress_acc, acc)
@@ -338,14 +347,14 @@ class DevAccuracyStopper:
         if better:
             self.best_step = step
             self.best_key = (acc, float(train_acc) if train_acc is not None else -1.0)
-            self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         if progress or step <= self.min_steps:
             self.bad = 0
         else:
             self.bad += 1
             if self.bad >= self.patience:
                 self.stopped_by = "patience"
-                control.should_training_stop = True
+                return better, True
+        return better, False
 
     @property
     def best_acc(self) -> float:
@@ -355,6 +364,30 @@ class DevAccuracyStopper:
     def _restore(self, model):
         if self.best_state is not None:
             model.load_state_dict(self.best_state)
+
+
+def replay_rule(curve: Sequence[dict[str, Any]], *, patience: int, threshold: float, rule: str = "learned",
+                min_steps: int = 0, accuracy: str = "dev_accuracy", train: str = "train_accuracy") -> dict[str, Any]:
+    """Where a stopping rule would have stopped on a recorded learning curve (a student's ``dev_curve``):
+    ``{"stop_step", "best_step", "stopped_by", "best": the kept evaluation}`` — to compare rules (patience,
+    threshold, or another signal: pass ``accuracy=`` the column to maximise, e.g. the negated held-out answer
+    loss) on curves already paid for. The curve must reach at least as far as the rule would have trained."""
+    st = DevAccuracyStopper.__new__(DevAccuracyStopper)     # the decision logic only: no trainer callback
+    st.patience, st.threshold, st.rule, st.min_steps = patience, threshold, rule, int(min_steps)
+    if rule not in ("heldout", "learned"):
+        raise ValueError(f"unknown stop rule {rule!r}; valid: 'heldout', 'learned'")
+    st.best_step, st.bad, st.best_key = 0, 0, (-1.0, -1.0)
+    st.progress_acc, st.progress_train, st.stopped_by = -1.0, -1.0, "cap"
+    best = None
+    for point in curve:
+        better, stop = st.observe(point["step"], float(point[accuracy]),
+                                  None if point.get(train) is None else float(point[train]))
+        if better:
+            best = point
+        if stop:
+            return {"stop_step": point["step"], "best_step": st.best_step, "stopped_by": "patience", "best": best}
+    return {"stop_step": curve[-1]["step"] if curve else 0, "best_step": st.best_step, "stopped_by": "cap",
+            "best": best}
 
 
 def _padding_stats(trainer: Any, if_padded: bool = False) -> dict[str, int]:

@@ -402,3 +402,24 @@ def test_a_student_stored_in_bf16_is_half_the_disk_and_loads_in_fp32(smollm, stu
     monkeypatch.setenv("COTLAB_STUDENT_STORAGE", "fp16")
     with pytest.raises(config.UserError, match="COTLAB_STUDENT_STORAGE='fp16'"):
         config.student_storage()
+
+
+def test_replaying_a_recorded_curve_stops_where_training_stopped():
+    """replay_rule runs a recorded learning curve through the same decision logic: on the curve a trained student
+    recorded it stops and keeps the same step; with more patience it would have gone on (the cap), with another
+    signal (the negated held-out loss) it stops elsewhere."""
+    from helpers.train import replay_rule
+    curve = [{"step": 20 * (i + 1), "dev_accuracy": h, "train_accuracy": t, "answer_loss_heldout": l}
+             for i, (h, t, l) in enumerate([(0.5, 0.5, 0.3), (0.6, 0.7, 0.2), (0.8, 1.0, 0.1), (0.8, 1.0, 0.09),
+                                            (0.78, 1.0, 0.095), (0.8, 0.94, 0.12)])]
+    got = replay_rule(curve, patience=3, threshold=0.02, rule="learned")
+    assert got["stop_step"] == 120 and got["stopped_by"] == "patience" and got["best_step"] == 80
+    assert got["best"]["train_accuracy"] == 1.0
+    assert replay_rule(curve, patience=5, threshold=0.02)["stopped_by"] == "cap"
+    assert replay_rule(curve, patience=3, threshold=0.02, min_steps=80)["stopped_by"] == "cap"   # warm-up not counted
+    for c in curve:
+        c["neg_loss"] = -c["answer_loss_heldout"]
+    by_loss = replay_rule(curve, patience=2, threshold=0.02, rule="heldout", accuracy="neg_loss")
+    assert by_loss["best_step"] == 60 and by_loss["stop_step"] == 100
+    with pytest.raises(ValueError, match="unknown stop rule 'loss'"):
+        replay_rule(curve, patience=2, threshold=0.02, rule="loss")
