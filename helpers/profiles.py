@@ -76,7 +76,12 @@ class Distill:
     n_train: int | None = 300             # training questions (None: all but the held-out slice)
     n_heldout: int = 32                   # held-out slice of train (diagnostics / selection, never reported)
     eval_limit: int | None = None         # None = the full evaluation split (only smoke truncates)
-    budget: Budget = Budget(steps=40)     # 24 steps left a CoT student at chance on the coin flip (results/sweep/)
+    # every condition trained by the convergence rule (the sweep's coinflip-converge setting: its students are the
+    # course's, same cache keys): an evaluation every 20 steps (32 held-out + 16 training questions decoded),
+    # stop after 3 without progress ≥ 0.02 once the 40-step warm-up is over, best held-out weights kept, cap 400.
+    # A fixed 40 steps left one CoT seed in three stalled (results/sweep/: coinflip-n300-s40-course); by the
+    # rule Greedy-CoT stops at 100–160 steps at 98.5–99% and label-only at step 100 as a constant predictor.
+    budget: Budget = Budget(steps=400, eval_every=20, patience=3, threshold=0.02, probe=True, rule="learned")
     max_seq_len: int = 256
     lora: bool = False
     max_new_tokens: int = 96

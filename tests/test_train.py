@@ -370,7 +370,7 @@ def test_a_filler_student_learns_the_reserved_filler(smollm, student_cache):
 
 def test_a_student_stored_in_bf16_is_half_the_disk_and_loads_in_fp32(smollm, student_cache, quarel_pairs_by_condition,
                                                                      monkeypatch):
-    """COTLAB_STUDENT_STORAGE=bf16: the cached weights are the trained weights rounded to bf16 (half the bytes),
+    """COTLAB_STUDENT_STORAGE=bf16 (the default): the cached weights are the trained weights rounded to bf16 (half the bytes),
     loaded back as fp32; the metadata says so, and its decodes are cached apart from an fp32-stored student's."""
     import torch
     from safetensors import safe_open
@@ -378,6 +378,7 @@ def test_a_student_stored_in_bf16_is_half_the_disk_and_loads_in_fp32(smollm, stu
     from helpers import config
     from helpers.decode import decode_student
     pairs = quarel_pairs_by_condition["label_only"]
+    monkeypatch.setenv("COTLAB_STUDENT_STORAGE", "fp32")
     fp32 = train_student("smollm2-135m", pairs, TINY, model_and_tokenizer=_fresh(smollm))
     fp32_bytes = sum(f.stat().st_size for f in fp32.path.glob("*.safetensors"))
     fp32_weights = {k: v.clone() for k, v in fp32.load()[1].state_dict().items()}
@@ -399,6 +400,8 @@ def test_a_student_stored_in_bf16_is_half_the_disk_and_loads_in_fp32(smollm, stu
         assert torch.equal(loaded[k], v.to(torch.bfloat16).float()), k
     decode_student(bf16, dev, max_new_tokens=4)
     assert len(list((student_cache / "decodes").glob("*.json"))) == 2 and before
+    monkeypatch.delenv("COTLAB_STUDENT_STORAGE")
+    assert config.student_storage() == "bf16"                     # the default
     monkeypatch.setenv("COTLAB_STUDENT_STORAGE", "fp16")
     with pytest.raises(config.UserError, match="COTLAB_STUDENT_STORAGE='fp16'"):
         config.student_storage()
