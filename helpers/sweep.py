@@ -253,7 +253,8 @@ def _vs(rows: Sequence[dict[str, Any]], cond: str, base: str) -> dict[str, Any] 
     pick = [r for r in rows if r["condition"] in (cond, base)]
     if {r["condition"] for r in pick} != {cond, base}:
         return None
-    return next(s for s in summarize(pick, baseline=base) if s["condition"] == cond)
+    row = next(s for s in summarize(pick, baseline=base) if s["condition"] == cond)
+    return row if "diff" in row else None          # no seeds in common (a setting still running): not compared
 
 
 def _vs_label_only(summary: Sequence[dict[str, Any]], cond: str) -> dict[str, Any] | None:
