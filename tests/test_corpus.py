@@ -51,7 +51,7 @@ def test_roundtrip_and_schema(tmp_path, quarel_replay):
     assert json.loads(lines[0])["_meta"]["teacher"] == "replay:mario_gpt3"
     row = json.loads(lines[1])
     assert set(row) == {"task", "id", "text", "choices", "labels", "answer", "samples"}
-    assert set(row["samples"][0]) == {"k", "rationale", "label", "logprob", "n_tokens", "raw"}
+    assert set(row["samples"][0]) == {"k", "rationale", "label", "logprob", "n_tokens", "raw", "finish_reason"}
     back = load_corpus(p)
     assert back.meta == json.loads(json.dumps(small.meta))
     for a, b in zip(small.entries, back.entries):
