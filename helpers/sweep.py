@@ -266,7 +266,7 @@ def _text(name: str, s: dict[str, Any] | None) -> str:
     if s is None or "diff" not in s:
         return f"{name}: not run"
     return (f"{name} {100 * s['diff']:+.1f} [{100 * s['diff_ci_low']:+.1f}, {100 * s['diff_ci_high']:+.1f}], "
-            f"p = {s['p_value']:.2g}")
+            f"p = {s['p_value']:.2g}" + ("" if s.get("seed_level", True) else " (one shared seed: over questions)"))
 
 
 def _better(s: dict[str, Any] | None) -> bool:
