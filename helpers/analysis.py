@@ -636,6 +636,12 @@ HUMAN_MARKS: dict[str, str] = {
             "highlighted as justifying the gold answer — human-marked words, but of the question, not of a "
             "teacher rationale; capped at 15 words",
 }
+#: Generated tasks whose generator knows exactly which rationale words decide the label: their ground truth
+#: stands in for human marks (:func:`marked_words`; creatures: the sentences stating the asked fact and its rule).
+GROUND_TRUTH_MARKS: dict[str, str] = {
+    "creatures": "the generator's ground truth (helpers.synthetic.deciding_words): the words of the sentences "
+                 "that state the asked attribute and the rule giving the answer — what an annotator would mark",
+}
 #: Tasks without any human marks in the data (the "Human Labels" row is left out for them).
 NO_HUMAN_MARKS = ("quarel: the paper's own Prolific annotations are not in the data; obqa, anli, sst2, imdb: none in the "
                   "data; coinflip: synthetic, nobody marked anything (its scripted CoT's state words are the "
@@ -652,3 +658,14 @@ def human_marked_words(task: str, split: str = "train", data_dir: Any = None, k:
     recs = load_rationales("cose_v1.11", task, split, data_dir)
     return {i: str(r[0].meta.get("explanation_selected", "")).split()[:k] for i, r in recs.items()
             if str(r[0].meta.get("explanation_selected", "")).strip()}
+
+
+def marked_words(task: str, items: Sequence[tuple[Any, str]], k: int = 15) -> tuple[dict[str, list[str]], str]:
+    """``({example id: marked words}, what they are)`` for the rationales of ``items`` (``(example, rationale)``):
+    a generated task's ground truth (:data:`GROUND_TRUTH_MARKS`, every deciding word of *that* rationale), else
+    the data's human marks (:func:`human_marked_words`, first ``k``). Raises ``ValueError`` where neither exists."""
+    if task in GROUND_TRUTH_MARKS:
+        from .synthetic import deciding_words
+        return {ex.id: deciding_words(ex, rationale) for ex, rationale in items}, GROUND_TRUTH_MARKS[task]
+    marks = human_marked_words(task, k=k)
+    return {ex.id: marks.get(ex.id, []) for ex, _ in items}, HUMAN_MARKS[task]

@@ -837,9 +837,12 @@ def cmd_train(args: Any) -> int:
     st = train_student(model, pairs, cfg, info={"task": args.task, "target": args.target,
                                                 "setting": args.setting, "profile": profile.name,
                                                 **data_info}, progress=True)
+    if int(os.environ.get("RANK", "0") or 0) != 0:   # accelerate launch: the main process exports and reports
+        return 0
     out = export_student(st, args.out)
     print(f"{'reused' if st.reused else 'trained'} student {st.key} -> {out} "
-          f"(train loss {st.meta.get('train_loss')}, {st.meta.get('train_seconds')} s)")
+          f"(train loss {st.meta.get('train_loss')}, {st.meta.get('train_seconds')} s, "
+          f"{st.meta.get('processes', 1)} process(es))")
     return 0
 
 

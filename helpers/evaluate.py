@@ -85,6 +85,15 @@ def votes(corpus: Any) -> list[Prediction]:
     return preds
 
 
+def raw_completions(corpus: Any, n: int = 5, **keys: Any) -> list[dict[str, Any]]:
+    """The first sample of the first ``n`` questions of ``corpus`` exactly as generated, one row each (with
+    ``keys``, e.g. role/model/mode): what a teacher or prompted model wrote, committed beside its table so a
+    reader can see it without re-running (its answer, the gold one and why it ended — ``finish_reason``)."""
+    return [{**keys, "id": e.example.id, "gold": e.example.answer, "answer": e.samples[0].label,
+             "finish_reason": e.samples[0].finish_reason, "completion": e.samples[0].raw.strip()}
+            for e in corpus.entries[:n] if e.samples]
+
+
 def prompting(teacher: Any, examples: Sequence[Any], mode: str, *, k: int = 5, temperature: float = 0.7,
               max_new_tokens: int = 96, shots: int | None = None, seed: int = 0) -> list[Prediction]:
     """Few-shot prompting of an un-distilled model (SCoTD Table 2(a)) as predictions: ``no_cot``

@@ -93,6 +93,13 @@ class Distill:
     curve_decodes: tuple[str, ...] = ("greedy", "sc")  # notebook 04's N curve: decodings per student
     sc_settings: tuple[str, ...] = ("supervised", "few_shot")   # notebook 04's Table 3(a): SCoTD settings
 
+    def protocol(self, profile: "Profile") -> Protocol:
+        """This block's protocol, with the profile's student and seeds."""
+        return Protocol(task=self.task, student=profile.student, budget=self.budget, seeds=profile.seeds,
+                        n_train=self.n_train, n_heldout=self.n_heldout, eval_limit=self.eval_limit,
+                        n_diag_train=self.n_diag_train, max_seq_len=self.max_seq_len, lora=self.lora,
+                        max_new_tokens=self.max_new_tokens, sc_k=self.sc_k, sc_temperature=self.sc_temperature)
+
     def __post_init__(self) -> None:
         for name, values in (("sc_settings", self.sc_settings), ("curve_setting", (self.curve_setting,))):
             bad = [v for v in values if v not in SETTINGS]
@@ -102,7 +109,9 @@ class Distill:
 
 @dataclass(frozen=True)
 class Wadhwa:
-    """Notebooks 10–12 (Wadhwa et al. 2024, RQ1–RQ3), on the ``distill`` block's task, teacher and protocol."""
+    """Notebooks 10–12 (Wadhwa et al. 2024, RQ1–RQ3). ``distill``: their task, teacher, CoTs per question and
+    protocol (a :class:`Distill` block); None: the profile's own ``distill`` block (03–04's students)."""
+    distill: Distill | None = None
     students: tuple[str, ...] = ("smollm2-135m",)   # Table 1 students (the profile's student first)
     filler_counts: tuple[int, ...] = (4, 12, 32)    # RQ1 Fig. 3: <unk> fillers before the label (0 = label-only)
     n_lens: int = 48                      # RQ1 Fig. 2: dev questions per seed (answered right by all three students)
@@ -161,7 +170,8 @@ class ContrastSet:
     n_samples: int = 4                    # N CoTs per question (SCoTD: every correct one)
     shots: int = 2                        # IMDb exemplars in the teacher's prompt
     temperature: float = 1.0
-    teacher_max_new_tokens: int = 64      # the teacher's CoT + answer sentence (exemplar CoTs: ~25 words)
+    teacher_max_new_tokens: int | None = None   # the teacher's CoT + answer sentence; None: sized from the IMDb
+                                          # exemplars in the teacher's tokens (helpers.teacher.prompt_budget)
     max_review_words: int | None = 64     # first ⌈w/2⌉ + last ⌊w/2⌋ words, "[…]" between (None: whole reviews)
     eval_part: str = "dev"                # contrast set part: "dev" (100 pairs) | "test" (488 pairs, the paper's)
     eval_limit: int | None = None         # pairs scored (None: the whole part; only smoke truncates)
@@ -245,12 +255,13 @@ class Profile:
         return self.distill.teacher
 
     def protocol(self) -> Protocol:
-        """The distillation protocol of this profile (notebooks 03–04)."""
-        d = self.distill
-        return Protocol(task=d.task, student=self.student, budget=d.budget, seeds=self.seeds,
-                        n_train=d.n_train, n_heldout=d.n_heldout, eval_limit=d.eval_limit,
-                        n_diag_train=d.n_diag_train, max_seq_len=d.max_seq_len, lora=d.lora,
-                        max_new_tokens=d.max_new_tokens, sc_k=d.sc_k, sc_temperature=d.sc_temperature)
+        """The distillation protocol of this profile (notebooks 03–09)."""
+        return self.distill.protocol(self)
+
+    @property
+    def wadhwa_distill(self) -> Distill:
+        """The task, teacher and protocol block of notebooks 10–12 (the ``wadhwa`` block's, else ``distill``)."""
+        return self.wadhwa.distill or self.distill
 
     def to_dict(self) -> dict[str, Any]:
         return _lists(asdict(self))
@@ -265,6 +276,8 @@ class Profile:
         out = {}
         for k, v in kw.items():
             cur = getattr(self, k)
+            if k == "wadhwa" and isinstance(v, dict) and isinstance(v.get("distill"), dict) and cur.distill is None:
+                cur = replace(cur, distill=self.distill)     # 10–12 on 03's block until told otherwise
             out[k] = _merge(cur, v, k) if isinstance(v, dict) else (tuple(v) if isinstance(v, list) else v)
         return replace(self, **out)
 
@@ -289,6 +302,11 @@ def _lists(d: Any) -> Any:
     return d
 
 
+#: the course's block for notebooks 10–12: the creatures task, the scripted teacher, one CoT per question, 03's rule
+CREATURES = Distill(task="creatures", teacher="scripted:0.1", n_samples=1, n_train=None, n_heldout=32,
+                    budget=Budget(steps=400, eval_every=20, patience=3, threshold=0.02, probe=True, rule="learned"),
+                    n_diag_train=16)
+
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke", student="smollm2-tiny", seeds=(0, 1), budget_minutes=5,
@@ -307,7 +325,11 @@ PROFILES: dict[str, Profile] = {
                         students=("smollm2-tiny", "smollm2-135m"), student_counts=(2,)),
         downsampling=Downsampling(budget=1, strategies=("random", "diversity", "likelihood", "open_endedness"),
                                   likelihood_scorer="smollm2-tiny"),
-        wadhwa=Wadhwa(students=("smollm2-tiny",), filler_counts=(2,), n_lens=4, tuned_lens_steps=4,
+        wadhwa=Wadhwa(distill=Distill(task="creatures", teacher="scripted:0.1", n_samples=1, n_train=8, n_heldout=4,
+                                      eval_limit=6, budget=Budget(steps=6, batch_size=4, lr=1e-4, eval_every=2,
+                                                                  patience=1, threshold=1.01, rule="learned"),
+                                      max_seq_len=256, max_new_tokens=16, sc_k=2, n_diag_train=4),
+                      students=("smollm2-tiny",), filler_counts=(2,), n_lens=4, tuned_lens_steps=4,
                       lens_tokens_per_step=16, mask_fractions=(0.5,), top_k=5, ig_steps=4, ig_internal_batch=4),
         human_eval=HumanEval(n_questions=4),
         contrast=ContrastSet(teacher="smollm2-135m", n_train=6, n_samples=2, shots=1, temperature=0.0,
@@ -336,7 +358,11 @@ PROFILES: dict[str, Profile] = {
         # 12: IG on 300 rationales is most of the notebook's time (64 steps ≈ 75 min with 2 workers); 32 steps keep
         # the top-15 words of 128 steps (47/48 on 4 rationales) at half the cost. Measured on all 300 at 32 steps
         # (≈ 38 min): median error 0.021 nats, 3.9% on the rationales that move log p(gold) by ≥ 0.1 nats
-        wadhwa=Wadhwa(ig_steps=32),
+        # 10–12 on the creatures task (helpers.synthetic): rationales state facts the label needs, so a rationale
+        # *after* the label can teach something (on the coin flip the answer must be computed, and CoT-after cannot
+        # help by construction). One CoT per question, as in Wadhwa et al.; the protocol of 03 (the rule
+        # "learned"); these are the sweep's creatures-screen students (same cache keys)
+        wadhwa=Wadhwa(distill=CREATURES, ig_steps=32),
     ),
     "lab": Profile(
         name="lab", student="smollm2-135m", seeds=(0, 1, 2), budget_minutes=8 * 60,
@@ -355,7 +381,7 @@ PROFILES: dict[str, Profile] = {
         wadhwa=Wadhwa(students=("smollm2-135m", "gemma-3-270m"), filler_counts=(1, 5, 11, 20, 40), n_lens=100,
                       lens_seeds=3, tuned_lens_steps=300, mask_fractions=(0.1, 0.25, 0.5, 0.75, 0.9)),
         human_eval=HumanEval(n_questions=24, questions="heldout"),
-        contrast=ContrastSet(teacher="qwen2.5-0.5b", n_train=400, n_samples=5, shots=3, teacher_max_new_tokens=64,
+        contrast=ContrastSet(teacher="qwen2.5-0.5b", n_train=400, n_samples=5, shots=3,
                              max_review_words=160, eval_part="test", budget=Budget(steps=300, batch_size=8, lr=1e-4),
                              max_seq_len=384),
         unseen=UnseenTask(n_per_task=600, n_samples=5, shots=4, student_shots=4,

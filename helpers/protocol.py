@@ -186,6 +186,7 @@ class Setup:
     corpus: Any           # train + held-out questions (held-out CoTs serve only diagnostics)
     train_corpus: Any     # the training questions' part: what students are built from
     majority: dict[str, Any]
+    controls: dict[str, list[Any]] = field(default_factory=dict)   # the task's control splits (:func:`control_splits`)
 
     def describe(self) -> str:
         p = self.protocol
@@ -193,7 +194,8 @@ class Setup:
                 f"{len(self.dev)} dev questions ({p.eval_text()}); student {p.student}, seeds {p.seeds}\n"
                 f"teacher {getattr(self.teacher, 'teacher_id', self.teacher)}: {self.corpus.n_samples()} CoTs over {len(self.corpus)} questions; "
                 f"majority class ({self.majority['answer']}) {100 * self.majority['accuracy']:.1f}% on dev\n"
-                f"budget: {p.budget.describe()}")
+                + "".join(f"control split {name}: {len(exs)} questions\n" for name, exs in self.controls.items())
+                + f"budget: {p.budget.describe()}")
 
 
 def setup(p: Protocol, teacher: str, n_samples: int, *, split: str = "train", progress: bool = False) -> Setup:
@@ -208,7 +210,18 @@ def setup(p: Protocol, teacher: str, n_samples: int, *, split: str = "train", pr
     dev = eval_examples(p)
     t = teacher_from_name(teacher, task=p.task)
     corpus = sample_corpus(t, train + heldout, n=n_samples, progress=progress)
-    return Setup(p, train, heldout, dev, t, corpus, only_questions(corpus, train), majority_baseline(train, dev))
+    return Setup(p, train, heldout, dev, t, corpus, only_questions(corpus, train), majority_baseline(train, dev),
+                 control_splits(p))
+
+
+def control_splits(p: Protocol) -> dict[str, list[Any]]:
+    """The task's control splits (``TaskSpec.controls``), each read as the reported split is (same limit), when
+    the protocol reports on ``dev``: decoded beside it by :func:`unit` (``also=``) and scored by :func:`score`
+    (``controls=``). Empty for a task without any."""
+    from .tasks import get_spec
+    if p.eval_split != "dev":
+        return {}
+    return {name: eval_examples(replace(p, eval_split=name)) for name in get_spec(p.task).controls}
 
 
 # ------------------------------------------------------------------------------------- stage verbs
@@ -248,7 +261,7 @@ def fit(p: Protocol, pairs: Sequence[Any], *, seed: int, info: dict[str, Any] | 
             missing = ("the 'learned' stop rule needs the training questions: build the unit with train= "
                        "(protocol.unit) or pass probes={'train': (examples, pairs)}")
         else:
-            dev_eval = _stopping_eval(list(heldout), cfg.eval_max_new_tokens, bool(cond) and _answer_first(cond),
+            dev_eval = _stopping_eval(list(heldout), cfg.eval_max_new_tokens, bool(cond) and writes_after_answer(cond),
                                       probes if cfg.probe else None)
     if missing is not None:
         from .train import cached_student
@@ -294,7 +307,10 @@ def decode_budget(p: Protocol, student: Any) -> int:
     return max(p.max_new_tokens, int(student.meta.get("max_completion_tokens") or 0))
 
 
-def _answer_first(condition: str) -> bool:
+def writes_after_answer(condition: str) -> bool:
+    """Whether ``condition``'s targets go on after the answer sentence (CoT after the label): such a student
+    is decoded only up to its answer, as at test time in Wadhwa et al. (the text after it is not needed).
+    Every such condition also answers first (:func:`answer_first`); label-only answers first and stops anyway."""
     from .targets import get_condition
     return get_condition(condition).position == "after"
 
@@ -306,16 +322,17 @@ def answer_first(condition: str) -> bool:
     return get_condition(_cond(condition) or condition).position != "before"
 
 
-def gold_margin(student: Any, examples: Sequence[Any], batch_size: int = 16) -> float:
+def gold_margin(model: Any, tok: Any, examples: Sequence[Any]) -> float:
     """Mean over ``examples`` of log p(gold answer sentence) − max over the other options of log p(that
-    answer sentence), teacher-forced right after the prompt: an answer-first student's confidence in the
-    gold label (> 0 where it would answer right), continuous where accuracy moves in steps — the
-    creatures screen's early read-out. Only meaningful for answer-first conditions (:func:`answer_first`)."""
+    answer sentence), teacher-forced right after the prompt, for a loaded ``(model, tokenizer)``: an
+    answer-first student's confidence in the gold label (> 0 where it would answer right), continuous where
+    accuracy moves in steps — the creatures task's early read-out. Only meaningful for answer-first
+    conditions (:func:`answer_first`); :func:`score` records it on every split it scores."""
     import torch
 
     from .decode import format_input
     from .prompts import format_answer
-    tok, model = student.load()
+    was_training, side = model.training, tok.padding_side
     model.eval()
     margins = []
     tok.padding_side = "right"              # the prompt's positions are the same in every row
@@ -325,7 +342,7 @@ def gold_margin(student: Any, examples: Sequence[Any], batch_size: int = 16) -> 
                 prompt = format_input(ex)
                 plen = len(tok(prompt)["input_ids"])
                 texts = [prompt + " " + format_answer(ex, o) for o in ex.options]
-                enc = tok(texts, return_tensors="pt", padding=True)
+                enc = tok(texts, return_tensors="pt", padding=True).to(model.device)
                 logp = torch.log_softmax(model(**enc).logits.float(), dim=-1)
                 scores = []
                 for r, ids in enumerate(enc["input_ids"]):
@@ -334,7 +351,8 @@ def gold_margin(student: Any, examples: Sequence[Any], batch_size: int = 16) -> 
                 gold = scores[ex.options.index(ex.answer)]
                 margins.append(gold - max(sc for o, sc in zip(ex.options, scores) if o != ex.answer))
     finally:
-        del model
+        tok.padding_side = side
+        model.train(was_training)
     return float(np.mean(margins))
 
 
@@ -345,7 +363,7 @@ def decode(p: Protocol, student: Any, examples: Sequence[Any], method: str = "gr
     in Wadhwa et al.: the rationale it would write after the label is not needed."""
     from .decode import decode_student
     sc = method == "sc"
-    answer_first = condition is not None and _answer_first(condition)
+    answer_first = condition is not None and writes_after_answer(condition)
     return decode_student(student, examples, method=method, k=(k or p.sc_k) if sc else 1,
                           temperature=p.sc_temperature if sc else None, max_new_tokens=decode_budget(p, student),
                           seed=seed, batch_size=p.decode_batch_size, stop_at_answer=True if answer_first else None,
@@ -363,6 +381,7 @@ class Unit:
     decodes: tuple[tuple[tuple[Any, ...], str], ...] = ()
     heldout: tuple[Any, ...] = ()          # for a budget that stops early on the held-out slice
     probes: tuple[tuple[str, tuple[Any, ...], tuple[Any, ...]], ...] = ()   # (name, examples, gold pairs): fit's probes
+    names: tuple[str, ...] = ()            # one per decode: "eval:greedy", "eval:sc", a control split's name, "train", "heldout"
 
     @property
     def condition(self) -> str | None:
@@ -372,7 +391,7 @@ class Unit:
 def unit(p: Protocol, pairs: Sequence[Any], *, seed: int, info: dict[str, Any], evaluate: Sequence[Any] = (),
          methods: Sequence[str] = ("greedy",), train: Sequence[Any] = (), heldout: Sequence[Any] = (),
          diagnostics: bool = True, pairs_for: Callable[[Sequence[Any]], Sequence[Any]] | None = None,
-         also: Sequence[Sequence[Any]] = ()) -> Unit:
+         also: Mapping[str, Sequence[Any]] | Sequence[Sequence[Any]] = ()) -> Unit:
     """A :class:`Unit` whose decodes are those the notebook will ask for: ``evaluate`` by each of
     ``methods``, then each example set of ``also`` greedily (further evaluation splits), plus
     (``diagnostics``) what :func:`score`'s diagnostics decode — the first
@@ -381,7 +400,12 @@ def unit(p: Protocol, pairs: Sequence[Any], *, seed: int, info: dict[str, Any], 
     takes it) the unit also carries :func:`fit`'s probes (the first ``p.n_diag_train`` training questions
     and the held-out slice, with their gold pairs)."""
     decodes = [(tuple(evaluate), m) for m in methods if evaluate]
-    decodes += [(tuple(exs), "greedy") for exs in also if exs]
+    names = [f"eval:{m}" for m in methods if evaluate]
+    named_also = also.items() if isinstance(also, Mapping) else ((f"also:{i}", exs) for i, exs in enumerate(also))
+    for name, exs in named_also:
+        if exs:
+            decodes.append((tuple(exs), "greedy"))
+            names.append(name)
     probes: list[tuple[str, tuple[Any, ...], tuple[Any, ...]]] = []
     if (p.budget.probe or p.budget.rule == "learned") and (pairs_for is not None or p.budget.rule == "learned"):
         for name, exs in (("train", list(train)[:p.n_diag_train]), ("heldout", list(heldout))):
@@ -389,9 +413,27 @@ def unit(p: Protocol, pairs: Sequence[Any], *, seed: int, info: dict[str, Any], 
                 probes.append((name, tuple(exs), tuple(pairs_for(exs)) if pairs_for is not None else ()))
     if diagnostics and train:
         decodes.append((tuple(list(train)[:p.n_diag_train]), "greedy"))
+        names.append("train")
     if diagnostics and heldout:
         decodes.append((tuple(heldout), "greedy"))
-    return Unit(tuple(pairs), seed, dict(info), tuple(decodes), tuple(heldout), tuple(probes))
+        names.append("heldout")
+    return Unit(tuple(pairs), seed, dict(info), tuple(decodes), tuple(heldout), tuple(probes), tuple(names))
+
+
+class Decodes(list):
+    """A unit's predictions, one list per decode in the unit's order (so ``preds, *rest = decodes`` works),
+    also by name (``decodes.named["dev_seen"]``, ``decodes.named["eval:greedy"]``: :attr:`Unit.names`)."""
+
+    def __init__(self, lists: Sequence[list[Any]] = (), names: Sequence[str] = ()) -> None:
+        super().__init__(lists)
+        self.named = dict(zip(names, lists))
+
+    def controls(self, splits: Mapping[str, Sequence[Any]]) -> dict[str, tuple[Sequence[Any], list[Any]]]:
+        """``{split: (examples, predictions)}`` for :func:`score`'s ``controls`` (``splits``: ``Setup.controls``)."""
+        return {name: (exs, self.named[name]) for name, exs in splits.items()}
+
+    def __reduce__(self):                    # through a worker process and back
+        return (Decodes, (list(self), list(self.named)))
 
 
 def _run_unit(p: Protocol, u: Unit, threads: int | None = None) -> tuple[Any, list[list[Any]]]:
@@ -400,8 +442,8 @@ def _run_unit(p: Protocol, u: Unit, threads: int | None = None) -> tuple[Any, li
         torch.set_num_threads(threads)
     student = fit(p, list(u.pairs), seed=u.seed, info=u.info, heldout=list(u.heldout) or None,
                   probes={name: (ex, pairs) for name, ex, pairs in u.probes} or None)
-    return student, [decode(p, student, list(ex), method, seed=u.seed, condition=u.condition)
-                     for ex, method in u.decodes]
+    return student, Decodes([decode(p, student, list(ex), method, seed=u.seed, condition=u.condition)
+                             for ex, method in u.decodes], u.names)
 
 
 def run_units(p: Protocol, units: Mapping[Any, Unit], *, n_workers: int | None = None,
@@ -527,12 +569,17 @@ def rationale_agreement(examples: Sequence[Any], preds: Sequence[Any]) -> float 
 def score(p: Protocol, student: Any, preds: Sequence[Any], examples: Sequence[Any], *, condition: str,
           seed: int, train: Sequence[Any] = (), heldout: Sequence[Any] = (),
           pairs_for: Callable[[Sequence[Any]], Sequence[Any]] | None = None, decode_method: str = "greedy",
-          diagnostics: bool = True, **keys: Any) -> dict[str, Any]:
+          diagnostics: bool = True, controls: Mapping[str, tuple[Sequence[Any], Sequence[Any]]] | None = None,
+          margins: bool = False, **keys: Any) -> dict[str, Any]:
     """One results row for one student: accuracy with its CI on ``examples`` and the diagnostics.
 
     ``train``/``heldout``: questions for the fit and generalisation diagnostics (greedy decodes, cached);
     ``pairs_for(examples)``: the condition's training pairs for given questions (for the answer-token
-    loss; gold labels). The predictions are kept in the row (``preds``) for paired tests."""
+    loss; gold labels). The predictions are kept in the row (``preds``) for paired tests.
+    ``controls``: ``{split: (examples, predictions)}`` of the task's control splits (:func:`control_splits`,
+    decoded by the unit's ``also=``): each split's accuracy, CI and predictions go to ``row["splits"]``.
+    With controls (or ``margins``) an answer-first student (:func:`answer_first`, read from its own metadata)
+    also gets ``row["gold_margin"]``: :func:`gold_margin` on the reported split and every control split."""
     from .evaluate import metrics
     row: dict[str, Any] = {"condition": condition, "seed": seed, "decode": decode_method, **keys,
                            **metrics(list(preds), seed=seed),
@@ -562,6 +609,23 @@ def score(p: Protocol, student: Any, preds: Sequence[Any], examples: Sequence[An
                 row["answer_loss_train"] = answer_token_loss(student, list(pairs_for(list(train)[:n])))
             if heldout:
                 row["answer_loss_heldout"] = answer_token_loss(student, list(pairs_for(list(heldout))))
+    if controls:
+        from .stats import accuracy_ci
+        row["splits"] = {}
+        for name, (exs, xp) in controls.items():
+            acc, lo, hi = accuracy_ci([x.correct for x in xp])
+            row["splits"][name] = {"accuracy": acc, "ci_low": lo, "ci_high": hi, "n": len(xp),
+                                   "preds": [{"id": x.id, "gold": x.gold, "pred": x.pred, "correct": x.correct}
+                                             for x in xp]}
+    own = _cond(student.meta.get("info", {}).get("condition", "")) or _cond(condition)
+    if (controls or margins) and own and answer_first(own):
+        tok, model = student.load()
+        try:
+            row["gold_margin"] = {name: gold_margin(model, tok, exs) for name, exs in
+                                  {p.eval_split: examples, **{n: e for n, (e, _) in (controls or {}).items()}}.items()}
+            row["gold_margin_split"] = row["gold_margin"][p.eval_split]     # this row's split (on_split: a control's)
+        finally:
+            del model
     row["preds"] = list(preds)
     return row
 
@@ -615,7 +679,7 @@ def summarize(rows: Sequence[dict[str, Any]], *, baseline: str | None = "label_o
                   "ci_low": lo, "ci_high": hi, "n": len(ids)})
         for d in ("train_accuracy", "heldout_accuracy", "answer_loss_train", "answer_loss_heldout",
                   "rationale_agreement", "no_answer_rate", "mean_vote_share", "train_steps", "train_pairs",
-                  "train_seconds", "tokens_seen"):
+                  "train_seconds", "tokens_seen", "gold_margin_split"):
             vals = [r[d] for r in rs if r.get(d) is not None]
             s[d] = float(np.mean(vals)) if vals else None
         by_seed = sorted(rs, key=lambda r: r["seed"])
@@ -646,6 +710,27 @@ def summarize(rows: Sequence[dict[str, Any]], *, baseline: str | None = "label_o
         if paper is not None:
             s["paper"] = paper(s)
         out.append(s)
+    return out
+
+
+def on_split(rows: Sequence[dict[str, Any]], split: str | None) -> list[dict[str, Any]]:
+    """``rows`` (:func:`score`'s, scored with ``controls=``) re-pointed at one control split — its predictions
+    as ``preds``, its mean gold log-odds (answer-first students) as ``gold_margin_split`` — so that
+    :func:`summarize` gives that split the same seed-level table and tests as the reported one. ``split``
+    None: the rows as they are (the reported split; :func:`score` sets its ``gold_margin_split``)."""
+    from types import SimpleNamespace
+    out = []
+    for r in rows:
+        margins = r.get("gold_margin") or {}
+        if split is None:
+            out.append(dict(r))
+            continue
+        if split not in (r.get("splits") or {}):
+            raise ValueError(f"{r.get('condition')} seed {r.get('seed')}: no control split {split!r} "
+                             f"(scored: {sorted(r.get('splits') or {})}); score it with controls=")
+        sp = r["splits"][split]
+        out.append(dict(r, split=split, preds=[x if hasattr(x, "correct") else SimpleNamespace(**x) for x in sp["preds"]],
+                        gold_margin_split=margins.get(split)))
     return out
 
 

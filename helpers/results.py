@@ -133,7 +133,8 @@ def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> st
 #: per-seed summaries: ``p_value`` is the headline test over seeds and questions (helpers.stats.seed_test);
 #: ``p_questions`` the permutation test over questions, conditional on the trained students
 SUMMARY_COLUMNS = ("per_seed", "accuracy", "ci_low", "ci_high", "steps", "converged", "train_seconds", "diff", "diff_ci_low",
-                   "diff_ci_high", "p_value", "per_seed_diff", "p_per_seed", "p_questions", "paper", "n", "stat_note")
+                   "diff_ci_high", "p_value", "per_seed_diff", "p_per_seed", "p_questions", "gold_margin_split", "paper", "n",
+                   "stat_note")
 SINGLE_COLUMNS = ("accuracy", "ci_low", "ci_high", "paper", "n", "no_answer_rate")
 
 
@@ -144,6 +145,10 @@ def table_markdown(rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> str:
     cols = list(keys) + [c for c in std if c not in keys and any(r.get(c) is not None for r in rows)]
     if not any("accuracy" in r for r in rows):        # e.g. corpus statistics: every column
         cols = list(dict.fromkeys(k for r in rows for k in r if not isinstance(r.get(k), (list, dict))))
+    # then every other scalar the rows store (diagnostics, a teacher's length-cut rate, …): nothing dropped
+    cols += [k for k in dict.fromkeys(k for r in rows for k in r)
+             if k not in cols and k not in PROVENANCE_FIELDS and any(r.get(k) is not None for r in rows)
+             and all(r.get(k) is None or isinstance(r.get(k), (str, int, float, bool)) for r in rows)]
     return markdown_table(rows, cols)
 
 

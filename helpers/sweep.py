@@ -178,7 +178,7 @@ def run_setting(s: Setting, *, log=print, conditions: Sequence[str] | None = Non
     # moment it is done (a sweep cut off there resumes from the cache); then scored and recorded here
     units = {(cond, seed): P.unit(proto, pairs_from_corpus(train_corpus, cond, supervised=True, seed=seed), seed=seed,
                                   info={"condition": cond, "setting": "supervised", "sweep": s.name},
-                                  evaluate=dev, also=list(extra.values()),
+                                  evaluate=dev, also=extra,
                                   train=train, heldout=heldout, pairs_for=P.answer_pairs(corpus, cond))
              for cond, seed in todo}
     keys = list(units)
@@ -199,21 +199,10 @@ def _record_done(s: Setting, proto: Protocol, done: dict[Any, Any], dev: Sequenc
     from . import protocol as P
     from .provenance import stamp
     from .results import write_record
-    from .stats import accuracy_ci
     extra = extra or {}
-    for (cond, seed), (student, (preds, *extra_preds)) in done.items():
-        row = P.score(proto, student, preds, dev, condition=cond, seed=seed, train=train, heldout=heldout,
-                      pairs_for=P.answer_pairs(corpus, cond))
-        if extra:
-            row["splits"] = {}
-            for (name, exs), xp in zip(extra.items(), extra_preds):
-                acc, lo, hi = accuracy_ci([x.correct for x in xp])
-                row["splits"][name] = {"accuracy": acc, "ci_low": lo, "ci_high": hi, "n": len(xp),
-                                       "preds": [{"id": x.id, "gold": x.gold, "pred": x.pred, "correct": x.correct}
-                                                 for x in xp]}
-        if P.answer_first(cond):
-            row["gold_margin"] = {name: P.gold_margin(student, exs)
-                                  for name, exs in {proto.eval_split: dev, **extra}.items()}
+    for (cond, seed), (student, decodes) in done.items():
+        row = P.score(proto, student, decodes[0], dev, condition=cond, seed=seed, train=train, heldout=heldout,
+                      pairs_for=P.answer_pairs(corpus, cond), controls=decodes.controls(extra), margins=True)
         rec = stamp({"setting": asdict(s), "setting_name": s.name, **row, "majority": majority},
                     profile={"name": "sweep"}, models={"student": s.student, "teacher": s.teacher},
                     data={"task": s.task, "n_train": len(train), "n_eval": len(dev)}, seed=seed)

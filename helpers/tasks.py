@@ -84,6 +84,9 @@ class TaskSpec:
     optional_splits: tuple[str, ...] = ()      # held-out splits that may be absent
     aliases: dict[str, str] = field(default_factory=dict)        # e.g. dev -> validation
     generated: bool = False                    # written by helpers.synthetic under COTLAB_GENERATED
+    # control splits scored beside the reported one (name -> what it shows): a table on this task is read
+    # against them (creatures: label-only must do well on dev_seen, everyone is at chance on dev_new)
+    controls: dict[str, str] = field(default_factory=dict)
 
 
 SENTIMENT = ("negative", "positive")
@@ -122,7 +125,9 @@ TASKS: dict[str, TaskSpec] = {
     # key split: attributes no training label revealed; dev_seen: trained facts, new wording; dev_new: new creatures)
     "creatures": TaskSpec("creatures", "mc", {"train": "train.jsonl", "dev": "dev.jsonl", "dev_seen": "dev_seen.jsonl",
                                               "dev_new": "dev_new.jsonl"}, "creatures",
-                          expected_rows={"train": 288, "dev": 192, "dev_seen": 96, "dev_new": 64}, generated=True),
+                          expected_rows={"train": 288, "dev": 192, "dev_seen": 96, "dev_new": 64}, generated=True,
+                          controls={"dev_seen": "trained facts in a new wording: every student that trained does well",
+                                    "dev_new": "creatures never trained on: every student at chance (nothing leaks)"}),
 }
 
 

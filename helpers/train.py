@@ -573,9 +573,16 @@ def build_trainer(tok: Any, model: Any, pairs: Sequence[Pair], cfg: TrainConfig,
         _register_per_sequence_attention()
         collator = DataCollatorForLanguageModeling(pad_token_id=tok.pad_token_id, padding_free=True)
     ds = Dataset.from_list([{"prompt": p.prompt, "completion": p.completion} for p in pairs])
+    procs = world_size()
+    if cfg.batch_size % procs:
+        raise ValueError(f"batch size {cfg.batch_size} does not split over {procs} processes "
+                         f"(accelerate launch --num_processes): use a multiple of {procs}")
     args = SFTConfig(
         output_dir=str(output_dir), learning_rate=cfg.lr, num_train_epochs=cfg.epochs,
+        # the config's batch is the global one: under data parallelism every process draws the same batch (the
+        # one a single process would draw) and takes its share of it (split_batches) — the same student's steps
         max_steps=cfg.max_steps, per_device_train_batch_size=cfg.batch_size,
+        accelerator_config={"split_batches": procs > 1},
         gradient_accumulation_steps=cfg.grad_accum, lr_scheduler_type=cfg.lr_scheduler,
         warmup_steps=cfg.warmup_ratio, weight_decay=cfg.weight_decay, seed=cfg.seed, data_seed=cfg.seed,
         bf16=bf16, fp16=False, use_cpu=not torch.cuda.is_available(),
@@ -703,6 +710,33 @@ def _train_into(tok: Any, model: Any, pairs: Sequence[Pair], cfg: TrainConfig, s
         model = model.merge_and_unload()
     model.eval()
     tok.padding_side = "left"
+    if world_size() > 1:              # data-parallel (accelerate launch): one process writes the student
+        from accelerate import PartialState
+        state = PartialState()
+        if not state.is_main_process:
+            state.wait_for_everyone()
+            return Student(final, key, json.loads((final / STUDENT_META).read_text()))
+    try:
+        return _save_student(tok, model, trainer, result, cfg, student, key, tmp, final, use_bf16, added_filler,
+                             stats, pad_stats, stopper, info, pairs, train_seconds)
+    finally:
+        if world_size() > 1:
+            from accelerate import PartialState
+            PartialState().wait_for_everyone()
+
+
+def world_size() -> int:
+    """Processes training one student together (``accelerate launch --num_processes N``: ``$WORLD_SIZE``)."""
+    return int(os.environ.get("WORLD_SIZE", "1") or 1)
+
+
+def _save_student(tok: Any, model: Any, trainer: Any, result: Any, cfg: TrainConfig, student: str, key: str,
+                  tmp: Path, final: Path, use_bf16: bool, added_filler: str | None, stats: dict[str, int],
+                  pad_stats: dict[str, int], stopper: Any, info: dict[str, Any] | None, pairs: Sequence[Pair],
+                  train_seconds: float) -> Student:
+    import torch
+    if hasattr(model, "module"):      # unwrapped from DistributedDataParallel
+        model = model.module
     from .config import student_storage
     stored = student_storage()
     if stored == "bf16":              # the cache holds bf16 weights; every later stage loads them from disk
@@ -730,6 +764,7 @@ def _train_into(tok: Any, model: Any, pairs: Sequence[Pair], cfg: TrainConfig, s
         "stopped_by": stopper.stopped_by if stopper else None,
         "converged": (stopper.stopped_by == "patience") if stopper else None,
         "torch_threads": torch.get_num_threads(),
+        "processes": world_size(),
         "precision": _precision_record(cfg, use_bf16),
         "stored_dtype": stored,
         "padding_free": bool(getattr(trainer.data_collator, "padding_free", False)),

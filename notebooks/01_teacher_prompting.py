@@ -138,10 +138,7 @@ for role, model in (("teacher", teacher), ("student", teacher_from_name(run.prof
                      # cut by the token budget (None for the no-CoT mode's 16-token answers: not a CoT)
                      "length_cut_rate": corpus_stats(answered)["length_cut_rate"] if mode != "no_cot" else None,
                      "paper": results.paper_value("2a", task=TASK, role=role, mode=mode)})
-        for e in answered.entries[:5]:      # what the model wrote, committed with the table
-            raw.append({"role": role, "model": model.teacher_id, "mode": mode, "id": e.example.id,
-                        "gold": e.example.answer, "answer": e.samples[0].label,
-                        "finish_reason": e.samples[0].finish_reason, "completion": e.samples[0].raw.strip()})
+        raw += evaluate.raw_completions(answered, 5, role=role, model=model.teacher_id, mode=mode)  # committed
     model.close()
 results.frame(rows, ["role", "model", "mode"], pct=["length_cut_rate"])
 

@@ -68,11 +68,11 @@
 PROFILE = "course"
 
 # %%
-from helpers import plots, protocol, results, show, targets
-from helpers.corpus import only_questions, sample_corpus
+from helpers import evaluate, plots, protocol, results, show, targets
+from helpers.corpus import corpus_stats, only_questions, sample_corpus
 from helpers.prompts import build_prompt, format_input, shorten_input
 from helpers.tasks import contrast_pairs
-from helpers.teacher import teacher_from_name
+from helpers.teacher import prompt_budget, teacher_from_name
 
 run = results.start("06_contrast_set", PROFILE)
 S = run.profile.contrast
@@ -121,12 +121,16 @@ print(build_prompt(train[0], shots=S.shots))
 # %%
 teacher = teacher_from_name(S.teacher, task="imdb")
 run.models["teacher"] = teacher.teacher_id
+# the token budget: sized from the IMDb exemplars in the teacher's own tokens unless the profile sets one
+teacher_budget = prompt_budget(teacher, "imdb", S.teacher_max_new_tokens)
+print(f"teacher generation budget: {teacher_budget} new tokens")
 corpus = sample_corpus(teacher, train, n=S.n_samples, temperature=S.temperature, shots=S.shots,
-                       max_new_tokens=S.teacher_max_new_tokens, split="train", progress=False,
+                       max_new_tokens=teacher_budget, split="train", progress=False,
                        meta={"max_review_words": W})
 train_corpus = only_questions(corpus, train)
 teacher_row = {"task": "imdb", "shots": S.shots, "n_samples": S.n_samples, "temperature": S.temperature,
-               "max_review_words": W, **protocol.teacher_accuracy(train_corpus)}
+               "max_review_words": W, "max_new_tokens": teacher_budget, **protocol.teacher_accuracy(train_corpus),
+               "length_cut_rate": corpus_stats(train_corpus)["length_cut_rate"]}
 teacher_majority = dict(protocol.majority_baseline(train, train), teacher="majority class (a constant answer)",
                         questions=len(train))
 results.frame([teacher_row, teacher_majority], keys=["teacher", "questions", "samples"], pct=["majority_vote_accuracy"])
@@ -275,9 +279,15 @@ run.save_table("fig5_contrast_change", gaps + [gap_majority], title="SCoTD §3.4
 run.save_table("imdb_teacher", [teacher_row, teacher_majority], title="SCoTD §3.4 — the teacher's IMDb CoTs",
                columns=["teacher", "questions", "samples"],
                description=f"{teacher.teacher_id}, {S.shots}-shot prompt of the IMDb exemplars (shortened to ≤ {W} "
-                           f"words), N={S.n_samples} at T={S.temperature}, ≤ {S.teacher_max_new_tokens} new tokens; "
+                           f"words), N={S.n_samples} at T={S.temperature}, ≤ {teacher_budget} new tokens; "
                            f"accuracy per CoT with a 95% CI over reviews, no-answer rate, majority-vote accuracy; "
                            f"beside it the majority class of the same reviews. The paper does not report its "
                            f"teacher's IMDb accuracy.",
+               data=data)
+run.save_table("imdb_teacher_raw", evaluate.raw_completions(train_corpus, 5, teacher=teacher.teacher_id),
+               title="SCoTD §3.4 — what the IMDb teacher wrote",
+               columns=["teacher", "id", "gold", "answer", "finish_reason", "completion"],
+               description=f"The first sample for the first 5 training reviews, exactly as generated "
+                           f"(≤ {teacher_budget} new tokens; finish_reason 'length': cut by the budget).",
                data=data)
 run.finish(FIGURES);

@@ -43,10 +43,22 @@
 #   label position from every layer (logit lens; tuned lens, Belrose et al. 2023). Paper: CoT-after
 #   students are confident earliest (layer-wise), no-CoT students latest.
 #
-# Everything runs under the protocol (`helpers.protocol`): one training budget for every student,
-# every seed of the profile, the full dev split, paired tests against no CoT, the majority baseline.
-# On `course` (coin flip, SmolLM2-135M) the Table 1 students are notebook 03's, reused from the cache:
-# CoT-before is the Greedy-CoT student (the same training pairs), so Table 1 costs nothing new.
+# Everything runs under the protocol (`helpers.protocol`): every student trained by the same rule (until
+# it stops learning), every seed of the profile, the full dev split, paired seed-level tests against no CoT,
+# the majority baseline.
+#
+# **The task.** On the coin flip (notebooks 00–09) the answer has to be *computed*: a student that writes the
+# label first cannot use a rationale it writes afterwards, so CoT-after cannot help there by construction.
+# `course` therefore runs 10–12 on **creatures** (`helpers.synthetic.generate_creatures`, `data/README.md`):
+# invented animals with four hidden attributes (habitat, diet, size, time of day); a yes/no question's answer
+# is a fixed rule of one attribute ("Can a peman swim?" ⇔ it lives in water). Training *labels* reveal two
+# attributes of each creature; the teacher's *rationales* state all four. The reported split (`dev`) asks
+# about the other two — facts that only rationales stated, so a label-only student's ceiling there is chance
+# (tested over 30 generated datasets) while a student that absorbed the rationales can do better. Two control
+# splits are scored beside it: `dev_seen` (trained facts, new wording: every student that trained must do
+# well) and `dev_new` (creatures never trained on: everyone at chance — nothing leaks).
+# For an answer-first student the gold label's teacher-forced log-odds (`gold_margin`) is read on each split
+# too: continuous where accuracy moves in steps.
 
 # %% tags=["parameters"]
 PROFILE = "course"
@@ -58,14 +70,17 @@ import numpy as np
 
 from helpers import analysis, models, plots, protocol, results, show, stats, targets
 from helpers.corpus import only_questions
+from helpers.tasks import get_spec
 
 run = results.start("10_rq1_rationale_position", PROFILE)
-P = run.profile.protocol()
 W = run.profile.wadhwa
-setup = protocol.setup(P, teacher=run.profile.teacher, n_samples=run.profile.distill.n_samples)
+D = run.profile.wadhwa_distill                 # this notebook's task, teacher and protocol (course: creatures)
+P = D.protocol(run.profile)
+setup = protocol.setup(P, teacher=D.teacher, n_samples=D.n_samples)
 print(setup.describe())
 train, heldout, dev, corpus, train_corpus, majority = (setup.train, setup.heldout, setup.dev, setup.corpus,
                                                        setup.train_corpus, setup.majority)
+controls = setup.controls              # {split: questions}: empty for a task without control splits
 print(f"students {list(W.students)}")
 
 # %% [markdown]
@@ -85,8 +100,8 @@ print("--- prompt:\n" + pair.prompt)
 # ## Table 1: no CoT vs CoT before vs CoT after, for every student of the profile
 #
 # The loop: for each student model, condition and seed, a unit — `fit` trains (or reuses) a student under
-# the profile's budget and `decode` answers every dev question greedily — run several at a time by
-# `run_units` (notebook 03). A CoT-after student is stopped at its
+# the profile's rule and `decode` answers every dev question (and each control split's) greedily — run
+# several at a time by `run_units` (notebook 03). A CoT-after student is stopped at its
 # answer sentence (it would go on to write the rationale, which is not needed for the answer).
 
 # %%
@@ -96,17 +111,35 @@ for name in W.students:
     units = {(condition, seed): protocol.unit(Ps, targets.pairs_from_corpus(train_corpus, condition, supervised=True,
                                                                             seed=seed),
                                               seed=seed, info={"condition": condition, "setting": "supervised"},
-                                              evaluate=dev, train=train, heldout=heldout)
+                                              evaluate=dev, also=controls, train=train, heldout=heldout,
+                                              pairs_for=protocol.answer_pairs(corpus, condition))
              for condition in TABLE1 for seed in P.seeds}
-    for (condition, seed), (student, (preds, *_)) in protocol.run_units(Ps, units).items():
-        rows.append(protocol.score(Ps, student, preds, dev, condition=condition, seed=seed, model=name,
-                                   train=train, heldout=heldout, pairs_for=protocol.answer_pairs(corpus, condition)))
-        print(f"{name} {condition:10s} seed {seed}: {100 * rows[-1]['accuracy']:.1f}%")
+    for (condition, seed), (student, decodes) in protocol.run_units(Ps, units).items():
+        rows.append(protocol.score(Ps, student, decodes[0], dev, condition=condition, seed=seed, model=name,
+                                   train=train, heldout=heldout, pairs_for=protocol.answer_pairs(corpus, condition),
+                                   controls=decodes.controls(controls)))
+        print(f"{name} {condition:10s} seed {seed}: {100 * rows[-1]['accuracy']:.1f}% "
+              f"({rows[-1]['train_steps']} steps, {rows[-1]['stopped_by']})"
+              + "".join(f"; {k} {100 * v['accuracy']:.1f}%" for k, v in rows[-1].get("splits", {}).items()))
 steps = protocol.check_matched(rows, P.budget)
 table1 = protocol.summarize(rows, group=("model", "condition"), baseline="label_only",
                             paper=lambda r: results.wadhwa_value("1", task=P.task, condition=r["condition"]))
 results.summary_frame(table1 + [majority], keys=("model", "condition"),
-                      extra=["train_accuracy", "heldout_accuracy", "answer_loss_train", "rationale_agreement"])
+                      extra=["train_accuracy", "heldout_accuracy", "answer_loss_train", "rationale_agreement",
+                             "gold_margin_split"])
+
+# %% [markdown]
+# The control splits (where the task has them), each with the same seed-level table against no CoT:
+# `dev_seen` shows that every student learned what its labels taught, `dev_new` that nothing else leaks in.
+
+# %%
+control_tables = []
+for split in controls:
+    control_tables += [dict(r, split=split) for r in protocol.summarize(protocol.on_split(rows, split),
+                                                                         group=("model", "condition"),
+                                                                         baseline="label_only")]
+if control_tables:
+    display(results.summary_frame(control_tables, keys=("split", "model", "condition"), extra=["gold_margin_split"]))
 
 # %% [markdown]
 # *paper %* is Wadhwa et al.'s GPT-2 on the same task where the paper has it (CSQA, OBQA, QuaRel; none for
@@ -279,11 +312,20 @@ plots.savefig(fig, "10_fig2_lens");
 FIGURES = ['10_table1_rationale_position', '10_fig3_fillers', '10_fig2_lens']   # checked by run.finish()
 run.save_table("rq1_table1", table1 + [majority], title="Wadhwa et al. Table 1 — no CoT vs CoT before vs after the label",
                columns=["model", "condition"],
-               description=f"{P.task}: supervised (gold-label) rationales from {run.profile.teacher}; "
+               description=f"{P.task}: supervised (gold-label) rationales from {D.teacher}; "
                            f"{P.budget.describe()}; seeds {list(P.seeds)}; {P.eval_text()}; greedy decoding "
                            f"(CoT-after students stop at the answer). Paper: GPT-2.",
                data=results.data_info(train_corpus, dev), extra={"protocol": P.to_dict(), "per_student": rows,
                                                                  "after_vs_before": after_vs_before})
+if control_tables:
+    run.save_table("rq1_table1_controls", control_tables,
+                   title="Wadhwa et al. Table 1 — the control splits (trained facts in a new wording; new creatures)",
+                   columns=["split", "model", "condition"],
+                   description=f"{P.task}: the Table 1 students on each control split — "
+                               + "; ".join(f"{k}: {v}" for k, v in get_spec(P.task).controls.items())
+                               + f". Δ and seed-level p against no CoT; gold_margin_split: mean teacher-forced "
+                                 f"log p(gold answer) − log p(other answer) of answer-first students.",
+                   data=results.data_info(train_corpus, dev), extra={"protocol": P.to_dict()})
 run.save_table("rq1_fig3_fillers", fillers + [majority], title="Wadhwa et al. Fig. 3 — <unk> fillers before the label",
                columns=["condition"],
                description=f"{P.task}, {W.students[0]}: k filler tokens before the answer sentence (k=0: no CoT); "

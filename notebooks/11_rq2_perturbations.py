@@ -45,9 +45,10 @@ from helpers import plots, protocol, results, show, targets
 from helpers.corpus import only_questions
 
 run = results.start("11_rq2_perturbations", PROFILE)
-P = run.profile.protocol()
 W = run.profile.wadhwa
-setup = protocol.setup(P, teacher=run.profile.teacher, n_samples=run.profile.distill.n_samples)
+D = run.profile.wadhwa_distill                 # this notebook's task, teacher and protocol (course: creatures)
+P = D.protocol(run.profile)
+setup = protocol.setup(P, teacher=D.teacher, n_samples=D.n_samples)
 print(setup.describe())
 train, heldout, dev, train_corpus, majority = setup.train, setup.heldout, setup.dev, setup.train_corpus, setup.majority
 

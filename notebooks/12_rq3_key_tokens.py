@@ -57,9 +57,10 @@ from helpers import analysis, plots, protocol, results, show, targets
 from helpers.models import load_word_vectors
 
 run = results.start("12_rq3_key_tokens", PROFILE)
-P = run.profile.protocol()
 W = run.profile.wadhwa
-setup = protocol.setup(P, teacher=run.profile.teacher, n_samples=run.profile.distill.n_samples)
+D = run.profile.wadhwa_distill                 # this notebook's task, teacher and protocol (course: creatures)
+P = D.protocol(run.profile)
+setup = protocol.setup(P, teacher=D.teacher, n_samples=D.n_samples)
 print(setup.describe())
 train, heldout, dev, train_corpus, majority = setup.train, setup.heldout, setup.dev, setup.train_corpus, setup.majority
 
@@ -130,8 +131,8 @@ for ex, _ in items:
 if any(label_words.values()):
     variants["label_neighbours"] = label_words
 try:
-    human = analysis.human_marked_words(P.task)
-    variants["human"] = {ex.id: human.get(ex.id, []) for ex, _ in items}
+    variants["human"], marks_are = analysis.marked_words(P.task, items, k=W.top_k)
+    print("Human-marked tokens:", marks_are)
 except ValueError as e:
     print("Human-marked tokens: left out —", e)
 for name, kt in variants.items():

@@ -232,6 +232,27 @@ def test_human_marked_words_are_the_cose_highlights_for_csqa_only(data_dir):
         A.human_marked_words("quarel")
 
 
+def test_marked_words_are_the_generators_ground_truth_on_creatures():
+    """On creatures the "human-marked" tokens of a rationale are exactly its sentences about the asked
+    attribute (the fact and the rule); the facts about the other attributes are not marked."""
+    import random
+
+    from helpers import synthetic
+    from helpers.tasks import load_task
+    exs = load_task("creatures", "train")[:20]
+    items = [(ex, synthetic.creatures_cot(ex, random.Random(i), 0.0)[0]) for i, ex in enumerate(exs)]
+    marks, what = A.marked_words("creatures", items)
+    assert "ground truth" in what and set(marks) == {ex.id for ex in exs}
+    for ex, rat in items:
+        asked = synthetic.ATTRIBUTES[ex.meta["attribute"]]["values"]
+        others = {v for a, spec in synthetic.ATTRIBUTES.items() if a != ex.meta["attribute"] for v in spec["values"]}
+        words = {w.strip(".,").lower() for w in marks[ex.id]}
+        assert words & set(asked) and not words & others, (rat, marks[ex.id])
+        assert len(marks[ex.id]) < len(rat.split())
+    with pytest.raises(ValueError, match="coinflip"):
+        A.marked_words("coinflip", items)
+
+
 # ----------------------------------------------------------------------------------- the pretrained student
 
 @pytest.mark.slow

@@ -7,7 +7,6 @@ import math
 import pytest
 
 from helpers.decode import Prediction
-from helpers.decode import Prediction
 from helpers.evaluate import accuracy_ci, mcnemar, metrics, results_record
 from helpers.paper_numbers import PAPER_NUMBERS, paper_table, reported
 from helpers.profiles import get_profile
@@ -98,3 +97,21 @@ def test_cli_train_then_evaluate(tmp_path, monkeypatch):
     assert {"accuracy", "ci_low", "ci_high", "n", "no_answer_rate"} <= set(r)
     assert r["n"] == 2 and r["condition"] == "scotd" and len(r["predictions"][0]["texts"]) == 2
     assert r["provenance"]["models"]["student"].startswith("student:")
+
+
+def test_raw_completions_are_the_samples_as_generated():
+    """What notebooks 01 and 06 commit beside their tables: the first sample of the first n questions, verbatim,
+    with its answer, the gold one and why it ended."""
+    from helpers.corpus import sample_corpus
+    from helpers.evaluate import raw_completions
+    from helpers.tasks import load_task
+    from helpers.teacher import teacher_from_name
+    exs = load_task("coinflip", "train")[:7]
+    corpus = sample_corpus(teacher_from_name("scripted:0.3", task="coinflip"), exs, n=2, progress=False, cache=None)
+    raw = raw_completions(corpus, 5, role="teacher")
+    assert [r["id"] for r in raw] == [e.id for e in exs[:5]]
+    for r, e in zip(raw, corpus.entries):
+        s = e.samples[0]
+        assert r == {"role": "teacher", "id": e.example.id, "gold": e.example.answer, "answer": s.label,
+                     "finish_reason": s.finish_reason, "completion": s.raw.strip()}
+    assert len(raw_completions(corpus, 100)) == 7 and raw_completions(corpus, 0) == []

@@ -43,6 +43,35 @@ def test_summarize_per_seed_mean_diff_and_tests():
     assert "diff" not in lo and sc["train_accuracy"] == pytest.approx(0.9)
 
 
+def test_control_splits_get_their_own_seed_level_table():
+    """``on_split`` re-points scored rows at a control split (its predictions, its gold log-odds) so that
+    ``summarize`` tests that split by seed just as the reported one; a row without the split is refused."""
+    rng = np.random.default_rng(1)
+    rows = []
+    for seed in (0, 1, 2):
+        key_lo, key_after = rng.random(100) < 0.5, rng.random(100) < 0.8
+        seen = rng.random(50) < 0.95                    # both learned what labels taught
+        for cond, key in (("label_only", key_lo), ("cot_after", key_after)):
+            r = row(cond, seed, list(key))
+            r["splits"] = {"dev_seen": {"preds": [{"id": x.id, "gold": x.gold, "pred": x.pred, "correct": x.correct}
+                                                   for x in preds(list(seen), "s")]}}
+            r["gold_margin"] = {"dev": 0.1 * seed, "dev_seen": 2.0 + seed}
+            r["gold_margin_split"] = r["gold_margin"]["dev"]
+            rows.append(r)
+    key = {r["condition"]: r for r in P.summarize(P.on_split(rows, None), baseline="label_only")}
+    seen = {r["condition"]: r for r in P.summarize(P.on_split(rows, "dev_seen"), baseline="label_only")}
+    assert key["cot_after"]["diff"] > 0.15 and key["cot_after"]["p_value"] < 0.05
+    assert seen["cot_after"]["n"] == 50 and seen["cot_after"]["diff"] == 0.0     # the same answers on dev_seen
+    assert seen["label_only"]["gold_margin_split"] == pytest.approx(3.0)        # mean of 2, 3, 4
+    assert key["label_only"]["gold_margin_split"] == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="no control split 'dev_new'.*dev_seen"):
+        P.on_split(rows, "dev_new")
+    d = P.Decodes([["a"], ["b"]], ["eval:greedy", "dev_seen"])
+    assert d.controls({"dev_seen": ["q"]}) == {"dev_seen": (["q"], ["b"])}
+    import pickle
+    assert pickle.loads(pickle.dumps(d)).named == d.named
+
+
 def test_no_effect_is_not_significant():
     rng = np.random.default_rng(1)
     rows = []
@@ -332,6 +361,9 @@ def test_run_units_in_two_workers_fill_the_cache_in_order(tmp_path, monkeypatch)
     assert len(decode_files) == 6
     for (c, _), (student, decodes) in out.items():
         u = units[c, 1]
+        # through the worker process and back, the decodes keep their names
+        assert isinstance(decodes, P.Decodes) and list(decodes.named) == ["eval:greedy", "train", "heldout"]
+        assert decodes.named["heldout"] is decodes[2]
         assert student.meta["info"]["condition"] == c and student.meta["train_config"]["seed"] == 1
         again = P.fit(p, list(u.pairs), seed=1, info=u.info)
         assert again.reused and again.key == student.key

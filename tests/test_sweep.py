@@ -143,3 +143,34 @@ def test_a_setting_with_extra_splits_records_them_and_the_gold_margin(tmp_path, 
     old = dict(label_only["setting"])
     del old["extra_splits"]
     assert sweep.Setting.from_record(old).extra_splits == ()
+
+
+def test_the_course_wadhwa_students_are_the_creatures_screens():
+    """Notebooks 10–12 on ``course`` run on the creatures block; its seed-0 students are the sweep's
+    creatures-screen students (same protocol, teacher, corpus and training pairs → same cache keys), so the
+    screen's compute is not paid twice — and a change to either side that breaks this fails here."""
+    from dataclasses import replace
+
+    from helpers import protocol
+    from helpers.corpus import only_questions
+    from helpers.profiles import get_profile
+    from helpers.targets import pairs_from_corpus
+    from helpers.train import student_key
+    prof = get_profile("course")
+    D = prof.wadhwa_distill
+    s = sweep.GRIDS["creatures-screen"][0]
+    assert D.task == "creatures" and prof.distill.task == "coinflip"
+    assert replace(D.protocol(prof), seeds=s.seeds) == s.protocol()
+    st = protocol.setup(D.protocol(prof), D.teacher, D.n_samples)
+    assert set(st.controls) == {"dev_seen", "dev_new"}
+    screen_corpus = only_questions(sweep._corpus(s, st.train, st.heldout), st.train)
+    for notebook_cond, screen_cond in (("label_only", "label_only"), ("cot_after", "cot_after"),
+                                       ("cot_before", "greedy_cot")):
+        a = pairs_from_corpus(st.train_corpus, notebook_cond, seed=0)
+        b = pairs_from_corpus(screen_corpus, screen_cond, seed=0)
+        cfg = s.protocol().train_config(0)
+        assert student_key(s.student, a, cfg) == student_key(s.student, b, cfg)
+    # and the lab profile keeps 10–12 on its own distill block
+    lab = get_profile("lab")
+    assert lab.wadhwa_distill == lab.distill
+    assert get_profile("lab", wadhwa={"distill": {"n_train": 50}}).wadhwa_distill.task == lab.distill.task

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 
 from helpers.targets import CONDITIONS, build_pairs, pairs_from_examples
 from helpers.tasks import load_task
-from helpers.train import TrainConfig, build_trainer, check_pairs, student_key, train_student
+from helpers.train import STUDENT_META, TrainConfig, build_trainer, check_pairs, student_key, train_student
 
 TINY = TrainConfig(lr=5e-4, epochs=1, batch_size=2, max_steps=3, max_seq_len=192, seed=0, bf16=False)
 
@@ -426,3 +427,45 @@ def test_replaying_a_recorded_curve_stops_where_training_stopped():
     assert by_loss["best_step"] == 60 and by_loss["stop_step"] == 100
     with pytest.raises(ValueError, match="unknown stop rule 'loss'"):
         replay_rule(curve, patience=2, threshold=0.02, rule="loss")
+
+
+def test_accelerate_launch_on_two_cpu_processes_trains_the_same_student(tmp_path):
+    """The distributed path, run here: ``accelerate launch --multi_gpu --num_processes 2 -m helpers train`` on a
+    CPU-only machine trains with 2 gloo processes. The config's batch is global — each process takes its half of
+    the batch one process would draw (split_batches) and DDP averages the gradients — so after 4 optimizer steps
+    the student equals the one-process student: the weights' difference is < 1e-4 of the update they made
+    (measured: 3e-7, float rounding), and the parameters did move (the test would see a broken split)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    import torch
+    from safetensors.torch import load_file
+
+    from helpers.models import load_model
+    accelerate = shutil.which("accelerate", path=os.path.dirname(sys.executable))
+    if accelerate is None:
+        pytest.fail("the accelerate CLI is not installed beside this Python (pyproject declares accelerate)")
+    args = ["-m", "helpers", "train", "--task", "coinflip", "--target", "label_only", "--model", "smollm2-tiny",
+            "--profile", "smoke", "--limit", "16", "--max-steps", "4", "--batch-size", "4", "--lr", "1e-3"]
+    env = dict(os.environ, COTLAB_STUDENT_STORAGE="fp32", OMP_NUM_THREADS="1", COTLAB_TORCH_THREADS="1")
+    runs = {"one": [sys.executable], "two": [accelerate, "launch", "--multi_gpu", "--num_processes", "2",
+                                             "--num_machines", "1", "--mixed_precision", "no",
+                                             "--dynamo_backend", "no"]}
+    weights = {}
+    for name, head in runs.items():
+        env["COTLAB_CACHE"] = str(tmp_path / f"cache_{name}")      # no student reused across the two runs
+        out = tmp_path / f"student_{name}"
+        proc = subprocess.run(head + args + ["--out", str(out)], env=env, capture_output=True, text=True,
+                              timeout=900)
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+        meta = json.loads((out / STUDENT_META).read_text())
+        assert meta["processes"] == (2 if name == "two" else 1) and meta["global_steps"] == 4
+        weights[name] = load_file(str(out / "model.safetensors"))
+    _, init = load_model("smollm2-tiny")
+    start = init.state_dict()
+    diff = sum(float((weights["one"][k].float() - weights["two"][k].float()).pow(2).sum()) for k in weights["one"])
+    moved = sum(float((weights["one"][k].float() - start[k].float()).pow(2).sum()) for k in weights["one"])
+    assert moved > 0
+    assert (diff / moved) ** 0.5 < 1e-4, (diff / moved) ** 0.5
