@@ -54,7 +54,8 @@ from helpers.precision import BF16_FLAGS, choose_precision, cpu_flags  # noqa: E
 from helpers.rationales import load_rationales  # noqa: E402
 from helpers.targets import build_pairs  # noqa: E402
 from helpers.tasks import load_task  # noqa: E402
-from helpers.train import TrainConfig, _padding_stats, build_trainer, training_attn_implementation  # noqa: E402
+from helpers.cpu_training import training_attn_implementation  # noqa: E402
+from helpers.train import TrainConfig, _padding_stats, build_trainer  # noqa: E402
 
 STUDENT = os.environ.get("BENCH_STUDENT", "smollm2-135m")
 STEPS = int(os.environ.get("BENCH_STEPS", 6))

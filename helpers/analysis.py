@@ -6,7 +6,7 @@ examples in, per-layer or per-token numbers out; notebooks 10–12 plot them. Se
 * **The label position** — :func:`label_context`: the token ids up to the first token at which the
   options' answer sentences differ (``"(b)"`` → ``"b"``), and the gold token there;
   :func:`label_position_items` builds them from a student's own generations.
-* **Lens** (RQ1 Fig. 2) — :func:`logit_lens` / :func:`lens_curves` (a prompt and an answer string) and
+* **Lens** (RQ1 Fig. 2) — :func:`logit_lens` (a prompt and an answer string) and
   :func:`lens_confidence` (items × layers at the label position): the probability of the gold label
   read from every layer's residual stream through the final norm and unembedding (nostalgebraist
   2020), or through a *tuned lens* (Belrose et al. 2023): :func:`train_tuned_lens` trains the
@@ -61,12 +61,6 @@ def logit_lens(model: Any, tokenizer: Any, prompt: str, answer: str) -> list[flo
             x = x if i == len(hs) - 1 else norm(x)      # the last hidden state is already normed
             probs.append(float(torch.softmax(head(x).float(), dim=-1)[target]))
     return probs
-
-
-def lens_curves(model: Any, tokenizer: Any, items: Sequence[tuple[str, str]]) -> list[float]:
-    """Mean :func:`logit_lens` probability per layer over ``(prompt, answer)`` items."""
-    curves = [logit_lens(model, tokenizer, p, a) for p, a in items]
-    return [sum(c[i] for c in curves) / len(curves) for i in range(len(curves[0]))]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -368,7 +362,7 @@ def rationale_attributions(model: Any, tokenizer: Any, ex: Example, rationale: s
     answer-prefix tokens are left as they are, so their attributions are exactly zero and the rationale's
     attributions sum to ``f(input) − f(baseline)``. ``n_steps`` Gauss–Legendre points;
     ``internal_batch_size`` bounds how many interpolated sequences go through the model at once (memory
-    stays flat in ``n_steps``). Check ``delta`` (:func:`completeness_error`) before trusting a ranking."""
+    stays flat in ``n_steps``). Check ``delta`` (:func:`completeness`) before trusting a ranking."""
     import copy
 
     import torch
@@ -557,12 +551,6 @@ def completeness(attributions: Sequence[Attribution], min_effect: float = IG_MIN
             "abs_median": float(np.median(err)) if len(err) else nan,
             "abs_p90": float(np.percentile(err, 90)) if len(err) else nan,
             "effect_median": float(np.median(np.abs(diff))) if len(diff) else nan}
-
-
-def completeness_error(attributions: Sequence[Attribution], min_effect: float = IG_MIN_EFFECT) -> float:
-    """The median relative completeness error over items that move log p(gold) by at least ``min_effect``
-    nats (:func:`completeness`'s ``rel_median``)."""
-    return completeness(attributions, min_effect)["rel_median"]
 
 
 def top_k_tokens(attribution: Attribution, k: int = 15) -> list[str]:

@@ -580,118 +580,36 @@ def cmd_data_generate(args: Any) -> int:
 
 
 def cmd_data_check(args: Any) -> int:
-    """Validate every task and rationale file in the data dir; print row counts vs. expected.
+    """Validate every task and rationale file in the data dir (:func:`helpers.datacheck.check_data`); print row
+    counts vs. expected.
 
     Exit code: 0 all good; 1 a required file is missing or a count differs from the expected one;
     2 a file has a bad row (the message names file, line and field) or the data dir does not exist.
     """
-    from . import rationales
-    from .tasks import TASKS, DataError, check_contrast_pairs, expected_counts, iter_jsonl, load_task, split_path
+    from .datacheck import check_data
 
     base = Path(args.data_dir) if args.data_dir else config.data_dir()
     if not base.is_dir():
         raise UserError(f"data dir {base} does not exist (set COTLAB_DATA or --data-dir, or run `make data`)")
-    expected = expected_counts(base)
-    rows: list[tuple[str, str, str, str]] = []    # file, rows, expected, status
-    errors: list[DataError] = []
-    notes: list[str] = []
-    worst = 0
-
-    def record(rel: str, n: int | None, status: str | None = None) -> None:
-        nonlocal worst
-        exp = expected.get(rel)
-        if status is None:
-            status = "ok" if exp is None or n == exp else "MISMATCH"
-            if status == "MISMATCH":
-                worst = max(worst, 1)
-        rows.append((rel, "" if n is None else str(n), "" if exp is None else str(exp), status))
-
+    report = check_data(base)
     print(f"data dir: {base}")
-    for spec in TASKS.values():
-        if getattr(spec, "generated", False):       # written by helpers.synthetic, not part of the data dir
-            continue
-        for split, fname in spec.splits.items():
-            rel = f"{spec.folder}/{fname}"
-            path = base / rel
-            if not path.exists():
-                if split in spec.optional_splits:
-                    record(rel, None, "absent (held-out, optional)")
-                    notes.append(f"{rel}: held-out split, deliberately absent (see data/README.md)")
-                else:
-                    record(rel, None, "MISSING")
-                    worst = max(worst, 1)
-                continue
-            try:
-                record(rel, len(load_task(spec.name, split, base)))
-            except DataError as e:
-                record(rel, None, "ERROR")
-                errors.append(e)
-    try:
-        n_pairs = check_contrast_pairs(base)
-        if n_pairs:
-            notes.append(f"imdb_contrast: {n_pairs} original/contrast pairs aligned by pair_id, every label flipped")
-    except DataError as e:
-        errors.append(e)
-    overlap = base / "imdb" / "ids_overlapping_contrast_sets.txt"
-    train5k = split_path("imdb", "train", base)
-    if overlap.exists() and train5k.exists():
-        ids = set(overlap.read_text().split())
-        for lineno, row in iter_jsonl(train5k):
-            if row.get("id") in ids:
-                errors.append(DataError(train5k, lineno, "id",
-                                        f"{row['id']!r} overlaps a contrast-set review ({overlap.name})"))
-                break
-        else:
-            notes.append(f"imdb/train_5k: none of the {len(ids)} contrast-overlapping ids present")
-
-    for name, task, split in [(c.name, t, s) for c in rationales.CORPORA.values() for (t, s) in c.files]:
-        path = rationales.rationale_path(name, task, split, base)
-        rel = str(path.relative_to(base))
-        if not path.exists():
-            record(rel, None, "absent (optional)")
-            continue
-        if not split_path(task, split, base).exists():
-            record(rel, None, f"skipped ({task}/{split} absent)")
-            continue
-        spec_r = rationales.get_corpus(name)
-        expected.setdefault(rel, spec_r.expected_rows.get((task, split)))
-        try:
-            n, n_ok = rationales.count(rationales.load_rationales(name, task, split, base))
-            record(rel, n)
-            notes.append(f"{rel}: {n_ok}/{n} teacher answers correct")
-        except DataError as e:
-            record(rel, None, "ERROR")
-            errors.append(e)
-
-    for spec in TASKS.values():                     # generated tasks live under COTLAB_GENERATED
-        if not getattr(spec, "generated", False):
-            continue
-        for split, fname in spec.splits.items():
-            try:
-                n = len(load_task(spec.name, split))
-                rows.append((f"generated/{spec.folder}/{fname}", str(n), str(spec.expected_rows.get(split, "")),
-                             "ok" if n == spec.expected_rows.get(split, n) else "MISMATCH"))
-                worst = max(worst, 0 if n == spec.expected_rows.get(split, n) else 1)
-            except DataError as e:
-                rows.append((f"generated/{spec.folder}/{fname}", "", "", "ERROR"))
-                errors.append(e)
-    w = max(len(r[0]) for r in rows)
+    w = max(len(r[0]) for r in report.rows)
     print(f"{'file':<{w}}  {'rows':>6}  {'expected':>8}  status")
-    for rel, n, exp, status in rows:
+    for rel, n, exp, status in report.rows:
         print(f"{rel:<{w}}  {n:>6}  {exp:>8}  {status}")
-    for note in notes:
+    for note in report.notes:
         print(f"note: {note}")
     sys.stdout.flush()
-    if errors:
-        for e in errors:
+    if report.errors:
+        for e in report.errors:
             print(f"error: {_one_line(e)}", file=sys.stderr)
         return 2
-    if worst:
+    if report.worst:
         print("data check: row counts differ from the expected ones or required files are missing",
               file=sys.stderr)
     else:
         print("data check: all files valid")
-    return worst
+    return report.worst
 
 
 def cmd_data_download(args: Any) -> int:

@@ -190,3 +190,107 @@ def reported(paper: str, table: str, task: str, condition: str, **match: Any) ->
     if len(df) != 1:
         raise KeyError(f"{len(df)} rows match {paper}/{table}/{task}/{condition}/{match}")
     return float(df["value"].iloc[0])
+
+
+# ------------------------------------------------------------------------- one cell of a table or figure
+
+def _paper_rows(table: str, task: str, **match: Any) -> list[dict[str, Any]]:
+    rows = [r for r in PAPER_NUMBERS if r["table"] == table and r["task"] == task]
+    return [r for r in rows if all(r.get(k) == v for k, v in match.items())]
+
+
+_TABLES = {"2a": "SCoTD Table 2(a)", "2b": "SCoTD Table 2(b)", "3a": "SCoTD Table 3(a)", "3b": "SCoTD Table 3(b)"}
+_PAPER_MODEL = {"teacher": "GPT3-175B", "student": "OPT-1.3B"}
+
+
+def paper_value(table: str, *, task: str, **keys: Any) -> float | None:
+    """The SCoTD paper's number (%) for one cell, or None where the paper has none (another task, e.g.
+    the generated coin flip, or Table 3(b) at N=2).
+
+    Keys: ``2a`` role (teacher|student), mode (no_cot|greedy|sc); ``2b`` setting, condition;
+    ``3a`` setting, decode (greedy|sc); ``3b`` n_rationales, decode."""
+    if table not in _TABLES:
+        raise KeyError(f"unknown SCoTD table {table!r}; known: {sorted(_TABLES)}")
+    name = _TABLES[table]
+    if table == "2a":
+        mode = keys["mode"]
+        match = {"model": _PAPER_MODEL[keys["role"]],
+                 "condition": "prompt_no_cot" if mode == "no_cot" else "prompt_cot",
+                 "decode": None if mode == "no_cot" else mode}
+    elif table == "2b":
+        match = {"setting": keys["setting"], "condition": keys["condition"]}
+    elif table == "3a":
+        match = {"setting": keys["setting"], "decode": keys["decode"], "condition": "scotd"}
+    else:
+        match = {"variant": f"N={keys['n_rationales']}", "decode": keys["decode"], "condition": "scotd"}
+    rows = _paper_rows(name, task, **match)
+    if len(rows) > 1:
+        raise KeyError(f"{len(rows)} paper rows match {name}/{task}/{match}")
+    return float(rows[0]["value"]) if rows else None
+
+
+def wadhwa_value(table: str, *, task: str, condition: str, model: str = "GPT-2", variant: str = "") -> float | None:
+    """Wadhwa et al.'s number (%) for one cell of Table 1/2/3 (``table`` "1" | "2" | "3"; ``model`` GPT-2 |
+    Phi-1.5 | Gemma-2B; ``variant`` for Table 3: ig_top15 | ig_top15_shuffled | human | word2vec_top15),
+    or None where the paper has none (e.g. the generated coin flip)."""
+    if table not in ("1", "2", "3"):
+        raise KeyError(f"unknown Wadhwa table {table!r}; known: 1, 2, 3")
+    rows = _paper_rows(f"Wadhwa Table {table}", task, condition=condition, model=model, variant=variant)
+    if len(rows) > 1:
+        raise KeyError(f"{len(rows)} paper rows match Wadhwa Table {table}/{task}/{condition}/{model}/{variant}")
+    return float(rows[0]["value"]) if rows else None
+
+
+def paper_curve(table: str, task: str) -> dict[str, dict[int, float]]:
+    """Table 3(b) as ``{decode: {n_rationales: accuracy %}}``."""
+    if table != "3b":
+        raise KeyError("only Table 3(b) is a curve")
+    out: dict[str, dict[int, float]] = {}
+    for r in _paper_rows(_TABLES["3b"], task, condition="scotd"):
+        out.setdefault(r["decode"], {})[int(r["variant"].split("=")[1])] = float(r["value"])
+    return out
+
+
+#: the paper's students by the hub ids a profile may name (SCoTD Fig. 4)
+_PAPER_STUDENTS = {"facebook/opt-125m": "OPT-125M", "facebook/opt-350m": "OPT-350M", "facebook/opt-1.3b": "OPT-1.3B"}
+
+
+def paper_figure(figure: str, *, task: str, condition: str, n_rationales: int | None = None,
+                 fraction: float | None = None, student: str | None = None, split: str | None = None) -> float | None:
+    """SCoTD Fig. 2 / 3 / 4 / 7's number (%) for one point, where the paper's text states it (Table 2(b),
+    §3.1); None for every point the paper only plots, and for other tasks (the coin flip).
+
+    ``condition``: ``label_only`` or ``scotd`` (with ``n_rationales``; paper N = 30 / 50) for Fig. 2–4;
+    for Fig. 7 ``full`` (all of C') or a §4 strategy. Fig. 3 takes the ``fraction`` of training questions,
+    Fig. 4 the ``student`` (a hub id: the paper's are facebook/opt-125m, -350m, -1.3b).
+
+    Fig. 5 (§3.4, IMDb, supervised; the text states every bar): ``condition`` ``label_only`` or ``scotd``,
+    ``split`` ``original`` or ``contrast`` of the contrast set's *test* part (the paper's only one).
+    Fig. 6 (§3.5, SST-2 unseen): ``scotd`` (79.6), ``label_only`` (0.0, the MetaICL-style re-implementation:
+    answers outside the label set) or ``prompt_cot`` (74.5: GPT-3 text-curie-001 prompted, not the student)."""
+    if figure == "5":
+        if split not in ("original", "contrast"):
+            raise KeyError(f"Fig. 5 needs split='original' or 'contrast', got {split!r}")
+        rows = _paper_rows("SCoTD §3.4 Fig. 5", task, condition=condition, variant=f"test_{split}")
+        return float(rows[0]["value"]) if len(rows) == 1 else None
+    if figure == "6":
+        rows = _paper_rows("SCoTD §3.5", task, condition=condition)
+        return float(rows[0]["value"]) if len(rows) == 1 else None
+    figs = {"2": "SCoTD Fig. 2", "3": "SCoTD Fig. 3", "4": "SCoTD Fig. 4", "7": "SCoTD Fig. 7"}
+    if figure not in figs:
+        raise KeyError(f"unknown SCoTD figure {figure!r}; known: {sorted(figs) + ['5', '6']}")
+    n = f"N={n_rationales}" if condition == "scotd" else ""
+    if figure == "2":
+        match = {"condition": condition, "variant": n}
+    elif figure == "3":
+        if fraction is None:
+            raise KeyError("Fig. 3 needs the fraction of training questions")
+        match = {"condition": condition, "variant": f"fraction={fraction:g}" + (f",{n}" if n else "")}
+    elif figure == "4":
+        match = {"condition": condition, "variant": n, "model": _PAPER_STUDENTS.get(str(student), f"not:{student}")}
+    else:
+        match = {"condition": "scotd", "variant": "full"} if condition == "full" else {"condition": condition}
+    rows = _paper_rows(figs[figure], task, **match)
+    if len(rows) > 1:
+        raise KeyError(f"{len(rows)} paper rows match {figs[figure]}/{task}/{match}")
+    return float(rows[0]["value"]) if rows else None

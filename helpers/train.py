@@ -6,8 +6,8 @@
   checked to still hold every pair.
 * **Batches.** Length-grouped (``train_sampling_strategy="group_by_length"``). On CPU they are
   padding-free: a step's sequences are concatenated into one row with per-sequence ``position_ids``
-  (TRL's padding-free collator) and attention stays within each sequence (:func:`_per_sequence_attention`);
-  the LM head scores only the loss positions (:func:`use_compact_lm_head`). A step holds the same
+  (TRL's padding-free collator) and attention stays within each sequence;
+  the LM head scores only the loss positions — both in :mod:`helpers.cpu_training`. A step holds the same
   sequences and each gets the same loss as in a padded batch (``tests/test_train.py``). Elsewhere
   (GPUs) TRL's padded batches and fused head are used. The metadata records real and padded token counts.
 * **Precision.** bf16 autocast (fp32 weights) where :func:`helpers.precision.choose_precision` picks it
@@ -43,6 +43,8 @@ from typing import Any, Callable, Sequence
 
 from . import config
 from .provenance import stable_hash
+from .cpu_training import (VARLEN_ATTENTION, padding_free_supported, register_per_sequence_attention,  # noqa: F401
+                           train_with_attention, training_attn_implementation, use_compact_lm_head)
 from .targets import RESERVED_FILLER, Pair
 
 log = logging.getLogger(__name__)
@@ -407,147 +409,6 @@ def _padding_stats(trainer: Any, if_padded: bool = False) -> dict[str, int]:
     return {"real_tokens_per_epoch": real, "padded_tokens_per_epoch": padded}
 
 
-_UNSUPPORTED_HEAD_SCALES = ("logit_scale", "output_multiplier", "lm_head_multiplier", "logits_scaling")
-
-
-def use_compact_lm_head(model: Any) -> bool:
-    """Make ``model(..., labels=…, fused_lm_head=True)`` — the call TRL's ``SFTTrainer`` trains with —
-    project only the positions that carry loss through the LM head. Returns whether it was installed.
-
-    TRL patches the forward with a chunked "fused" LM head; on devices without Triton (CPUs) that head
-    scores *every* position (the prompt's too) in vocabulary tiles with a recomputing backward: on
-    SmolLM2-135M it made a training step ~1.5x slower than the plain forward+backward. Here the
-    backbone's hidden states at the completion positions go through the LM head once, as TRL's
-    Triton path does on GPUs. Same outputs (per-token log-probs, entropy and top-1 hits for TRL's
-    logs, the label mask), so TRL's loss, token counts and metrics are unchanged. Models whose logits
-    are rescaled (``logit_scale`` & co.) or MoE models keep TRL's head; ``final_logit_softcapping``
-    (Gemma 2) is applied."""
-    import functools
-    import types
-
-    import torch
-    from trl.trainer.utils import FusedCausalLMOutput
-
-    text_config = model.config.get_text_config()
-    if any(getattr(text_config, a, None) is not None for a in _UNSUPPORTED_HEAD_SCALES) or \
-            getattr(text_config, "output_router_logits", False):
-        return False
-    softcap = getattr(text_config, "final_logit_softcapping", None)
-    fused_forward = model.forward                  # TRL's patched forward (bound); handles the other cases
-
-    @functools.wraps(type(model).forward)
-    def _compact_forward(self, *args, fused_lm_head=False, labels=None, shift_labels=None,
-                         num_items_in_batch=None, **kwargs):
-        if not fused_lm_head or (labels is None and shift_labels is None):
-            return fused_forward(*args, fused_lm_head=fused_lm_head, labels=labels, shift_labels=shift_labels,
-                                 num_items_in_batch=num_items_in_batch, **kwargs)
-        kwargs["use_cache"] = False
-        hidden = self.base_model(*args, **kwargs).last_hidden_state
-        if shift_labels is None:
-            hidden, labels = hidden[:, :-1], labels[:, 1:]
-        else:
-            labels = shift_labels
-        mask = labels != -100
-        target = labels[mask]
-        logits = self.get_output_embeddings()(hidden[mask]).float()     # (n loss tokens, vocab)
-        if softcap:
-            logits = torch.tanh(logits / softcap) * softcap
-        logp = torch.log_softmax(logits, dim=-1)
-        token_logp = logp.gather(1, target[:, None]).squeeze(1)
-        with torch.no_grad():
-            entropy = -(logp.exp() * logp).sum(-1)
-            is_top1 = logits.argmax(-1) == target
-
-        def _full(x):                               # back to (batch, seq), zeros where no loss
-            return x.new_zeros(mask.shape).masked_scatter(mask, x)
-
-        loss = -token_logp.sum() / (mask.sum().clamp(min=1) if num_items_in_batch is None else num_items_in_batch)
-        return FusedCausalLMOutput(loss=loss, log_probs=_full(token_logp), entropy=_full(entropy),
-                                   is_top1=_full(is_top1), label_mask=mask)
-
-    _compact_forward.compact_lm_head = True
-    model.forward = types.MethodType(_compact_forward, model)
-    return True
-
-
-def training_attn_implementation(model: Any, bf16: bool) -> str:
-    """The attention kernel to train with: ``eager`` for bf16 on CPU (torch's CPU flash-attention backward
-    in bf16 was ~1.3x slower per step than eager attention on SmolLM2-135M; in fp32 the two are equal),
-    the model's own otherwise."""
-    import torch
-    current = getattr(model.config, "_attn_implementation", None) or "eager"
-    if bf16 and not torch.cuda.is_available() and current == "sdpa":
-        return "eager"
-    return current
-
-
-VARLEN_ATTENTION = "cotlab_per_sequence"
-_VARLEN_MODEL_TYPES = ("llama", "qwen2", "qwen3", "mistral", "gemma3_text")
-
-
-def _per_sequence_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
-    """Attention for padding-free batches: the batch is one row of packed sequences and each attends,
-    causally, to itself only — one small attention per sequence (boundaries ``cu_seq_lens_q`` from TRL's
-    padding-free collator), not one (N×N) block-diagonal mask over the whole pack, which made packing
-    *slower* than padding at these lengths. fp32: ``scaled_dot_product_attention(is_causal=True)``; bf16:
-    eager math (softmax in fp32), as :func:`training_attn_implementation`. Without ``cu_seq_lens_q``
-    (decoding during training) it is the eager attention with the eager mask."""
-    import torch
-    import torch.nn.functional as F
-    from transformers.integrations.sdpa_attention import repeat_kv
-    from transformers.models.llama.modeling_llama import eager_attention_forward
-
-    cu = kwargs.get("cu_seq_lens_q")
-    if cu is None or query.shape[0] != 1 or query.shape[2] != key.shape[2]:
-        return eager_attention_forward(module, query, key, value, attention_mask, scaling=scaling,
-                                       dropout=dropout, **kwargs)
-    # under bf16 autocast the rotated queries are still fp32 (RoPE's fp32 cos/sin): ask autocast, not the dtype
-    low = query.dtype != torch.float32 or torch.is_autocast_enabled(query.device.type)
-    if low and query.dtype == torch.float32:
-        dt = torch.get_autocast_dtype(query.device.type)
-        query, key, value = query.to(dt), key.to(dt), value.to(dt)
-    n_rep = getattr(module, "num_key_value_groups", 1)
-    key, value = repeat_kv(key, n_rep), repeat_kv(value, n_rep)
-    scaling = query.shape[-1] ** -0.5 if scaling is None else scaling
-    bounds = cu.tolist()
-    lengths = [e - s for s, e in zip(bounds[:-1], bounds[1:])]
-    outs = []
-    # split, not slices: the backward of a split is one concatenation
-    for q, k, v in zip(query.split(lengths, 2), key.split(lengths, 2), value.split(lengths, 2)):
-        if not low:
-            o = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout if module.training else 0.0,
-                                               is_causal=True, scale=scaling)
-        else:
-            n = q.shape[2]
-            w = torch.matmul(q, k.transpose(2, 3)) * scaling
-            w = w.masked_fill(torch.ones(n, n, dtype=torch.bool, device=q.device).triu(1), float("-inf"))
-            w = F.dropout(torch.softmax(w, dim=-1, dtype=torch.float32).to(q.dtype), p=dropout,
-                          training=module.training)
-            o = torch.matmul(w, v)
-        outs.append(o)
-    return torch.cat(outs, dim=2).transpose(1, 2).contiguous(), None
-
-
-def _register_per_sequence_attention() -> None:
-    from transformers import AttentionInterface
-    from transformers.masking_utils import AttentionMaskInterface, eager_mask
-    AttentionInterface.register(VARLEN_ATTENTION, _per_sequence_attention)
-    AttentionMaskInterface.register(VARLEN_ATTENTION, eager_mask)
-
-
-def padding_free_supported(model: Any, max_seq_len: int) -> bool:
-    """Whether ``model`` trains padding-free on CPU: a decoder whose attention is plain causal softmax
-    attention over RoPE positions (llama, qwen2/3, mistral, gemma3 text), no attention-logit
-    soft-capping, any sliding window at least ``max_seq_len`` long."""
-    import torch
-    if torch.cuda.is_available():
-        return False
-    cfg = model.config.get_text_config()
-    window = getattr(cfg, "sliding_window", None)
-    return (cfg.model_type in _VARLEN_MODEL_TYPES and not getattr(cfg, "attn_logit_softcapping", None)
-            and (window is None or window >= max_seq_len))
-
-
 def build_trainer(tok: Any, model: Any, pairs: Sequence[Pair], cfg: TrainConfig, output_dir: str | Path, *,
                   bf16: bool = False, progress: bool = False, cpu_fast_paths: bool = True) -> Any:
     """The TRL ``SFTTrainer`` for ``pairs`` (prompt-completion records, completion-only loss,
@@ -556,7 +417,7 @@ def build_trainer(tok: Any, model: Any, pairs: Sequence[Pair], cfg: TrainConfig,
     On CPU (``cpu_fast_paths``, default): batches are padding-free where the model allows it
     (:func:`padding_free_supported`: the batch's sequences concatenated into one row with per-sequence
     ``position_ids``, TRL's padding-free collator, attention within each sequence only:
-    :func:`_per_sequence_attention`); the LM head scores only the loss positions
+    :mod:`helpers.cpu_training`); the LM head scores only the loss positions
     (:func:`use_compact_lm_head`); bf16 attention is eager (:func:`training_attn_implementation`).
     The same sequences make each step and each carries the same loss as in a padded batch.
     ``cpu_fast_paths=False`` keeps TRL's padded batches, TRL's head and the model's own attention
@@ -570,7 +431,7 @@ def build_trainer(tok: Any, model: Any, pairs: Sequence[Pair], cfg: TrainConfig,
     padding_free = fast and padding_free_supported(model, cfg.max_seq_len)
     collator = None
     if padding_free:
-        _register_per_sequence_attention()
+        register_per_sequence_attention()
         collator = DataCollatorForLanguageModeling(pad_token_id=tok.pad_token_id, padding_free=True)
     ds = Dataset.from_list([{"prompt": p.prompt, "completion": p.completion} for p in pairs])
     procs = world_size()
@@ -605,28 +466,8 @@ def build_trainer(tok: Any, model: Any, pairs: Sequence[Pair], cfg: TrainConfig,
     if fast:
         base = trainer.model.get_base_model() if hasattr(trainer.model, "get_base_model") else trainer.model
         use_compact_lm_head(base)
-        _train_with_attention(trainer, VARLEN_ATTENTION if padding_free else training_attn_implementation(model, bf16))
+        train_with_attention(trainer, VARLEN_ATTENTION if padding_free else training_attn_implementation(model, bf16))
     return trainer
-
-
-def _train_with_attention(trainer: Any, impl: str) -> None:
-    """Switch the model to attention kernel ``impl`` for training; switch back when training ends (so
-    decoding and the saved checkpoint keep the model's own kernel)."""
-    from transformers import TrainerCallback
-
-    base = trainer.model.get_base_model() if hasattr(trainer.model, "get_base_model") else trainer.model
-    own = getattr(base.config, "_attn_implementation", None)
-    if own is None or own == impl:
-        return
-
-    class _AttentionKernel(TrainerCallback):
-        def on_train_begin(self, args, state, control, **kw):
-            base.set_attn_implementation(impl)
-
-        def on_train_end(self, args, state, control, **kw):
-            base.set_attn_implementation(own)
-
-    trainer.add_callback(_AttentionKernel())
 
 
 def cached_student(student: str, pairs: Sequence[Pair], cfg: TrainConfig) -> Student | None:

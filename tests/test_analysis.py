@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from helpers import analysis as A
-from helpers.analysis import lens_curves, logit_lens
+from helpers.analysis import logit_lens
 from helpers.models import load_model, load_word_vectors
 from helpers.tasks import Choice, Example
 
@@ -46,14 +46,6 @@ def test_logit_lens_ends_at_the_models_own_probability(tiny):
         own = torch.softmax(model(**ids).logits[0, -1].float(), dim=-1)[target].item()
     assert probs[-1] == pytest.approx(own, rel=1e-4, abs=1e-7)
     assert len(set(round(p, 9) for p in probs)) > 1          # the layers differ
-
-
-def test_lens_curves_average_items(tiny):
-    tok, model = tiny
-    items = [("A coin is heads up. So the answer is", " (a)"), ("A coin is tails up. So the answer is", " (b)")]
-    mean = lens_curves(model, tok, items)
-    each = [logit_lens(model, tok, p, a) for p, a in items]
-    assert mean == pytest.approx([(x + y) / 2 for x, y in zip(*each)])
 
 
 def test_label_context_stops_at_the_token_that_tells_the_options_apart(tiny):
@@ -102,7 +94,7 @@ def test_lens_confidence_logit_lens_is_the_logit_lens_at_the_label_position(tiny
     tok, model = tiny
     items = [("A coin is heads up. So the answer is", " (a)"), ("A coin is tails up. So the answer is", " (b)")]
     m = A.lens_confidence(model, tok, items)
-    assert np.mean(m, axis=0).tolist() == pytest.approx(lens_curves(model, tok, items), rel=1e-5)
+    assert np.allclose(np.asarray(m), [logit_lens(model, tok, p, a) for p, a in items], rtol=1e-5, atol=0)
     [curve] = A.lens_confidence(model, tok, [(COIN, RATIONALE)])
     ids, target = A.label_context(tok, COIN, RATIONALE)
     with torch.no_grad():
@@ -301,7 +293,7 @@ def test_attribute_rationales_caches_each_item_and_resumes(tiny, tmp_path, monke
                                      n_steps=8, internal_batch_size=4)
     assert len(loads) == 3 and changed["c1"].words[-1] == "now."
     a = both["c1"]
-    assert A.completeness_error([a], min_effect=0.0) == pytest.approx(
+    assert A.completeness([a], min_effect=0.0)["rel_median"] == pytest.approx(
         abs(sum(a.token_scores) - (a.f_input - a.f_baseline)) / abs(a.f_input - a.f_baseline))
 
 
@@ -323,8 +315,8 @@ def test_completeness_judges_rationales_that_barely_move_the_label_by_absolute_e
     assert c["rel_median"] == pytest.approx(0.05)               # errors 0.05/1.0, 0.03/0.5, 0.016/0.4
     assert c["abs_median"] == pytest.approx(0.013)              # 0.05, 0.03, 0.016, 0.01, 0.01, 0.01
     assert c["effect_median"] == pytest.approx((0.4 + 0.01) / 2)
-    assert A.completeness_error(big + tiny, min_effect=0.0) > 0.5   # judged relatively, the tiny ones dominate
-    assert math.isnan(A.completeness_error(tiny))               # no item moves the label enough to judge
+    assert A.completeness(big + tiny, min_effect=0.0)["rel_median"] > 0.5   # judged relatively, the tiny ones dominate
+    assert math.isnan(A.completeness(tiny)["rel_median"])               # no item moves the label enough to judge
 
 
 def test_attribute_rationales_in_two_workers_matches_one_process(tiny, tmp_path, monkeypatch):

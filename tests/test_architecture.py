@@ -8,8 +8,8 @@ from pathlib import Path
 HELPERS = Path(__file__).resolve().parent.parent / "helpers"
 
 #: the stages in data-flow order (README "Data flows one way"); a module may import only earlier ones
-ORDER = ["config", "provenance", "stats", "paper_numbers", "synthetic", "tasks", "download", "rationales", "models",
-         "precision", "prompts", "sample_cache", "teacher", "corpus", "downsample", "targets", "train", "decode", "cache",
+ORDER = ["config", "provenance", "stats", "paper_numbers", "synthetic", "tasks", "download", "rationales", "datacheck", "models",
+         "precision", "prompts", "sample_cache", "teacher", "corpus", "downsample", "targets", "cpu_training", "train", "decode", "cache",
          "evaluate", "analysis", "protocol", "profiles", "results", "human_eval", "plots", "runner", "show", "exercises", "sweep", "bench", "serve", "cli",
          "__main__", "__init__"]
 

@@ -100,8 +100,8 @@ def test_packed_batch_gives_each_sequence_its_unpacked_loss(smollm, tmp_path, qu
     and the step's loss and gradients equal the model's own on the padded batch of the same sequences."""
     import torch
 
-    from helpers import train as T
-    from helpers.train import VARLEN_ATTENTION
+    from helpers import cpu_training as T
+    from helpers.cpu_training import VARLEN_ATTENTION
     calls = []
     per_sequence = T._per_sequence_attention
 
