@@ -50,7 +50,7 @@
 PROFILE = "course"
 
 # %%
-from helpers import exercises, plots, protocol, results, show, targets
+from helpers import exercises, models, plots, protocol, results, show, targets
 from helpers.corpus import corpus_stats, only_questions
 from helpers.teacher import teacher_from_name
 from helpers.corpus import sample_corpus
@@ -125,8 +125,7 @@ def make_targets(entry):
 exercises.check("make_targets", make_targets)
 
 # %%
-from helpers.models import load_model
-tok, _ = load_model(P.student)
+tok = models.load_tokenizer(P.student)          # the tokenizer alone: no weights needed to show the loss mask
 show.loss_table(loss_tokens(tok, pairs["greedy_cot"][0], P.max_seq_len))
 
 # %% [markdown]
@@ -159,9 +158,7 @@ exercises.check("loss_mask", loss_mask)
 # diagnostics. Every student and every decode is cached the moment it finishes, so a re-run — or a run
 # cut off half-way — recomputes nothing that is done.
 #
-# The students are independent, so `run_units` first trains and decodes them several at a time
-# (`$COTLAB_WORKERS` processes; `make figures` uses 2 on a CPU-only machine, where two 1-thread workers do
-# 1.5× the work of one 2-thread process); the loop below then finds every one of them in the cache.
+# One student first, in the open: the SCoTD student of the first seed — `fit`, then `decode`, then `score`.
 
 # %%
 units = {(condition, seed): protocol.unit(P, targets.pairs_from_corpus(train_corpus, condition, supervised=True,
@@ -169,13 +166,26 @@ units = {(condition, seed): protocol.unit(P, targets.pairs_from_corpus(train_cor
                                           seed=seed, info={"condition": condition, "setting": "supervised"},
                                           evaluate=dev, train=train, heldout=heldout)
          for condition in CONDITIONS for seed in P.seeds}
-protocol.run_units(P, units)
+one = units["scotd", P.seeds[0]]
+student = protocol.fit(P, one.pairs, seed=one.seed, info=one.info, train=train, heldout=heldout)
+print(f"{'reused' if student.reused else 'trained'}: {len(one.pairs)} pairs, {student.meta['global_steps']} steps "
+      f"(stopped by {student.meta.get('stopped_by')}), {student.meta['train_seconds']:.0f}s")
+preds = protocol.decode(P, student, dev, "greedy", seed=one.seed, condition="scotd")
+print(f"dev question {preds[0].id}: gold {preds[0].gold}, predicted {preds[0].pred}\n{preds[0].texts[0]}")
+row = protocol.score(P, student, preds, dev, condition="scotd", seed=one.seed, train=train, heldout=heldout,
+                     pairs_for=protocol.answer_pairs(corpus, "scotd"))
+print(f"dev accuracy {100 * row['accuracy']:.1f}% [{100 * row['ci_low']:.1f}, {100 * row['ci_high']:.1f}]")
 
+# %% [markdown]
+# The rest are the same three calls for every (condition, seed). They are independent, so `run_units` trains
+# and decodes them several at a time (`$COTLAB_WORKERS` processes; `make figures` uses 2 on a CPU-only machine,
+# where two 1-thread workers do 1.5× the work of one 2-thread process) and hands back each student with its
+# decodes; the student above comes back from the cache.
+
+# %%
 rows = []
-for (condition, seed), u in units.items():
-    student = protocol.fit(P, u.pairs, seed=seed, info=u.info, train=train, heldout=heldout)
-    preds = protocol.decode(P, student, dev, "greedy", seed=seed, condition=condition)
-    rows.append(protocol.score(P, student, preds, dev, condition=condition, seed=seed, train=train,
+for (condition, seed), (student, decodes) in protocol.run_units(P, units).items():
+    rows.append(protocol.score(P, student, decodes[0], dev, condition=condition, seed=seed, train=train,
                                heldout=heldout, pairs_for=protocol.answer_pairs(corpus, condition)))
     print(f"{condition:11s} seed {seed}: dev accuracy {100 * rows[-1]['accuracy']:.1f}% "
           f"({rows[-1]['train_steps']} steps, {rows[-1]['train_seconds']:.0f}s)")

@@ -220,8 +220,8 @@ lens_seeds = P.seeds[:W.lens_seeds]
 for seed in lens_seeds:
     seed_rows = {c: next(r for r in rows if r["model"] == W.students[0] and r["condition"] == c and r["seed"] == seed)
                  for c in TABLE1}
-    ids, how = analysis.lens_questions(dev, {c: r["preds"] for c, r in seed_rows.items()}, W.n_lens)
-    lens_rule = f"seed {seed}: {len(ids)} questions — those {how}"
+    ids, which = analysis.lens_questions(dev, {c: r["preds"] for c, r in seed_rows.items()}, W.n_lens)
+    lens_rule = f"seed {seed}: {len(ids)} questions — those {which}"
     if not ids:     # e.g. smoke's random students: read the lens right after the question, with no student text
         lens_rule = (f"seed {seed}: no dev question answered correctly — the lens is read at the label position right "
                      f"after the question (no rationale) for the first {W.n_lens} questions")
@@ -275,7 +275,7 @@ pd.DataFrame(lens_tests)
 
 # %%
 fig = plots.lens_figure(curves, title=f"Wadhwa Fig. 2 on {P.task} — {W.students[0]}: P(gold label) by layer, "
-                                      f"{len(per_layer['logit lens']['label_only'][0])} questions ({how.split(' (')[0]})")
+                                      f"{len(per_layer['logit lens']['label_only'][0])} questions ({which.split(' (')[0]})")
 plots.savefig(fig, "10_fig2_lens");
 
 # %% [markdown]
