@@ -359,10 +359,12 @@ def gold_margin(model: Any, tok: Any, examples: Sequence[Any]) -> float:
 def decode(p: Protocol, student: Any, examples: Sequence[Any], method: str = "greedy", *, seed: int = 0,
            k: int | None = None, condition: str | None = None, progress: bool = False) -> list[Any]:
     """Decode ``examples`` with a trained student: ``greedy`` or ``sc`` (``k`` samples, default ``p.sc_k``).
-    A student of an answer-first ``condition`` (CoT after the label) stops at its answer, as at test time
-    in Wadhwa et al.: the rationale it would write after the label is not needed."""
+    A student whose targets go on after the label (CoT after the label: :func:`writes_after_answer`) stops at
+    its answer, as at test time in Wadhwa et al.: the rationale it would write after the label is not needed.
+    The condition is the student's own (:func:`student_condition`) unless ``condition`` names one."""
     from .decode import decode_student
     sc = method == "sc"
+    condition = condition or student_condition(student)
     answer_first = condition is not None and writes_after_answer(condition)
     return decode_student(student, examples, method=method, k=(k or p.sc_k) if sc else 1,
                           temperature=p.sc_temperature if sc else None, max_new_tokens=decode_budget(p, student),
@@ -617,7 +619,7 @@ def score(p: Protocol, student: Any, preds: Sequence[Any], examples: Sequence[An
             row["splits"][name] = {"accuracy": acc, "ci_low": lo, "ci_high": hi, "n": len(xp),
                                    "preds": [{"id": x.id, "gold": x.gold, "pred": x.pred, "correct": x.correct}
                                              for x in xp]}
-    own = _cond(student.meta.get("info", {}).get("condition", "")) or _cond(condition)
+    own = student_condition(student) or _cond(condition)
     if (controls or margins) and own and answer_first(own):
         tok, model = student.load()
         try:
@@ -628,6 +630,15 @@ def score(p: Protocol, student: Any, preds: Sequence[Any], examples: Sequence[An
             del model
     row["preds"] = list(preds)
     return row
+
+
+def student_condition(student: Any) -> str | None:
+    """The condition a student was trained on, read from its own metadata: the condition of its training pairs
+    (one per student), else the ``condition`` its trainer was told (``info``); None if neither names one."""
+    named = {c for c in (student.meta.get("conditions") or []) if _cond(c)}
+    if len(named) == 1:
+        return named.pop()
+    return _cond(str(student.meta.get("info", {}).get("condition", "")))
 
 
 def _cond(name: str) -> str | None:

@@ -63,6 +63,12 @@ _CSQA = Setting("csqa-palm-n500-s200", "csqa", "replay:palm_distilling_step_by_s
                 budget=Budget(steps=200, lr=1e-4), conditions=("label_only", "greedy_cot", "cot_after"),
                 max_seq_len=320)
 
+GRID_CREATURES = Setting("creatures-screen", "creatures", "scripted:0.1", n_train=None, n_samples=1,
+                         budget=Budget(steps=400, eval_every=20, patience=3, threshold=0.02, probe=True,
+                                       rule="learned"),
+                         seeds=(0,), conditions=("label_only", "cot_after", "greedy_cot"), n_heldout=32,
+                         n_diag_train=16, extra_splits=("dev_seen", "dev_new"))
+
 GRIDS: dict[str, list[Setting]] = {
     # course sizing on the coin flip: budget and data size
     "coinflip-screen": [
@@ -111,12 +117,10 @@ GRIDS: dict[str, list[Setting]] = {
     # label teach facts the label needs? dev = attributes no training label revealed (label-only's ceiling: chance),
     # dev_seen = trained facts in a new wording (label-only must do well: proof it trained), dev_new = creatures
     # never trained on (everyone at chance: proof nothing leaks). One seed, every condition by the rule "learned"
-    "creatures-screen": [
-        Setting("creatures-screen", "creatures", "scripted:0.1", n_train=None, n_samples=1,
-                budget=Budget(steps=400, eval_every=20, patience=3, threshold=0.02, probe=True, rule="learned"),
-                seeds=(0,), conditions=("label_only", "cot_after", "greedy_cot"), n_heldout=32, n_diag_train=16,
-                extra_splits=("dev_seen", "dev_new")),
-    ],
+    "creatures-screen": [GRID_CREATURES],
+    # F7 on creatures by seed: the screen's setting at seeds 0–2 (seed 0's records are the screen's; the students are
+    # notebook 10's Table 1 students on `course`, same cache keys — tests/test_sweep.py)
+    "creatures-confirm": [replace(GRID_CREATURES, seeds=(0, 1, 2))],
     # the papers' task at CPU scale (QuaRel + replayed GPT-3, 5 CoTs/question)
     "quarel-screen": [
         Setting("quarel-gpt3-n500-s200", "quarel", "replay:mario_gpt3", n_train=500,

@@ -370,6 +370,7 @@ def test_run_units_in_two_workers_fill_the_cache_in_order(tmp_path, monkeypatch)
         for (examples, method), preds in zip(u.decodes, decodes):
             assert [x.id for x in preds] == [e.id for e in examples]
             assert P.decode(p, again, list(examples), method, seed=1, condition=c) == preds
+            assert P.decode(p, again, list(examples), method, seed=1) == preds     # the student says how
         # the score() diagnostics decode exactly what the unit decoded
         P.score(p, again, decodes[0], s.dev, condition=c, seed=1, train=s.train, heldout=s.heldout)
     assert sorted((tmp_path / "cache" / "decodes").glob("*.json")) == decode_files
@@ -421,3 +422,16 @@ def test_an_unknown_setting_is_refused_with_the_valid_ones():
         get_profile("course", distill={"curve_setting": "fewshot"})
     assert get_profile("course").distill.sc_settings == ("supervised",)
     assert get_profile("lab").distill.sc_settings == ("supervised", "few_shot")
+
+
+def test_a_student_says_what_it_was_trained_on():
+    """``decode`` reads how to decode a student from the student itself: its pairs' condition, else what its
+    trainer was told; a CoT-after student stops at its answer without being told."""
+    from helpers.train import Student
+    after = Student(None, "k", {"conditions": ["cot_after"], "info": {"condition": "cot_after"}})
+    before = Student(None, "k", {"conditions": ["greedy_cot"], "info": {"condition": "cot_before"}})
+    told = Student(None, "k", {"info": {"condition": "label_only"}})
+    unknown = Student(None, "k", {"conditions": ["a", "b"], "info": {"condition": "k=4"}})
+    assert [P.student_condition(s) for s in (after, before, told, unknown)] == ["cot_after", "greedy_cot",
+                                                                                 "label_only", None]
+    assert P.writes_after_answer("cot_after") and not P.writes_after_answer("greedy_cot")
