@@ -657,3 +657,48 @@ def marked_words(task: str, items: Sequence[tuple[Any, str]], k: int = 15) -> tu
         return {ex.id: deciding_words(ex, rationale) for ex, rationale in items}, GROUND_TRUTH_MARKS[task]
     marks = human_marked_words(task, k=k)
     return {ex.id: marks.get(ex.id, []) for ex, _ in items}, HUMAN_MARKS[task]
+
+
+# --------------------------------------------------------------------------------------------------
+# RQ3's variants: the words appended after the label
+# --------------------------------------------------------------------------------------------------
+
+def key_token_variants(task: str, items: Sequence[tuple[Any, str]], attributions: dict[str, Attribution], kv: Any,
+                       *, k: int = 15, seed: int = 0) -> tuple[dict[str, dict[str, list[str]]], list[str]]:
+    """Wadhwa et al. Table 3's variants for the rationales of ``items`` (``(example, rationale)``), as
+    ``{variant: {example id: words}}`` plus notes saying what was left out and why:
+
+    * ``ig_top`` — the ``k`` words of highest attribution (:func:`top_k_tokens`), in rationale order;
+    * ``ig_top_shuffled`` — the same words in a seeded random order;
+    * ``glove_neighbours`` — each of those words replaced by a GloVe neighbour (:func:`glove_neighbours`;
+      words GloVe lacks stay);
+    * ``label_neighbours`` — the ``k`` words nearest the gold label's text (left out when GloVe knows no label);
+    * ``human`` — the marked words (:func:`marked_words`: the generator's ground truth, or the data's human
+      marks), left out where the task has neither."""
+    import random
+    ig_top = {ex.id: top_k_tokens(attributions[ex.id], k) for ex, _ in items}
+    variants = {"ig_top": ig_top,
+                "ig_top_shuffled": {i: random.Random(f"{seed}|{i}").sample(w, len(w)) for i, w in ig_top.items()}}
+    glove, n_oov = {}, 0
+    for i, words in ig_top.items():
+        glove[i], oov = glove_neighbours(words, kv, seed=seed)
+        n_oov += oov
+    variants["glove_neighbours"] = glove
+    notes = [f"GloVe neighbours: {n_oov} of {sum(map(len, ig_top.values()))} key words are not in GloVe and stay "
+             f"as they are"]
+    label_words = {}
+    for ex, _ in items:
+        try:
+            label_words[ex.id] = label_neighbours(ex.answer_text(), kv, k=k)
+        except KeyError:
+            label_words[ex.id] = []
+    if any(label_words.values()):
+        variants["label_neighbours"] = label_words
+    else:
+        notes.append("words nearest the label: left out — GloVe knows none of the labels")
+    try:
+        variants["human"], what = marked_words(task, items, k=k)
+        notes.append(f"human-marked tokens: {what}")
+    except ValueError as e:
+        notes.append(f"human-marked tokens: left out — {e}")
+    return variants, notes

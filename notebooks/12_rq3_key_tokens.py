@@ -49,8 +49,6 @@
 PROFILE = "course"
 
 # %%
-import random
-
 import numpy as np
 
 from helpers import analysis, plots, protocol, results, show, targets
@@ -113,28 +111,8 @@ print("key tokens:", " ".join(top0))
 
 # %%
 kv = load_word_vectors("glove-50d")
-ig_top = {ex.id: analysis.top_k_tokens(atts[ex.id], W.top_k) for ex, _ in items}
-variants = {"ig_top": ig_top,
-            "ig_top_shuffled": {i: random.Random(f"{s0}|{i}").sample(w, len(w)) for i, w in ig_top.items()}}
-glove, n_oov = {}, 0
-for i, words in ig_top.items():
-    glove[i], oov = analysis.glove_neighbours(words, kv, seed=s0)
-    n_oov += oov
-variants["glove_neighbours"] = glove
-print(f"GloVe neighbours: {n_oov} of {sum(map(len, ig_top.values()))} key words are not in GloVe and stay as they are")
-label_words = {}
-for ex, _ in items:
-    try:
-        label_words[ex.id] = analysis.label_neighbours(ex.answer_text(), kv, k=W.top_k)
-    except KeyError:
-        label_words[ex.id] = []
-if any(label_words.values()):
-    variants["label_neighbours"] = label_words
-try:
-    variants["human"], marks_are = analysis.marked_words(P.task, items, k=W.top_k)
-    print("Human-marked tokens:", marks_are)
-except ValueError as e:
-    print("Human-marked tokens: left out —", e)
+variants, notes = analysis.key_token_variants(P.task, items, atts, kv, k=W.top_k, seed=s0)
+print("\n".join(notes))
 for name, kt in variants.items():
     print(f"{name:17s}: {' '.join(kt[ex0.id])}")
 
@@ -244,5 +222,5 @@ run.save_table("rq3_table3_key_tokens", table3 + vs_full + [majority],
                            f"{list(P.seeds)}; {P.eval_text()}. Paper: GPT-2.",
                data=results.data_info(train_corpus, dev),
                extra={"protocol": P.to_dict(), "per_student": rows, "ig_completeness_error": err, "ig_completeness": comp,
-                      "glove_oov_words": n_oov, "key_tokens_example": {k: v[ex0.id] for k, v in variants.items()}})
+                      "variant_notes": notes, "key_tokens_example": {k: v[ex0.id] for k, v in variants.items()}})
 run.finish(FIGURES);

@@ -346,3 +346,32 @@ def test_attribute_rationales_in_two_workers_matches_one_process(tiny, tmp_path,
         assert parallel[i].token_scores == pytest.approx(serial[i].token_scores, rel=1e-4, abs=1e-6)
     (cache,) = (tmp_path / "attributions").iterdir()
     assert len(cache.read_text().splitlines()) == 2
+
+
+def test_key_token_variants_on_creatures(glove):
+    """Table 3's variants from attributions: the top-k words in rationale order, the same words shuffled, their
+    GloVe neighbours, the label's neighbours, and the generator's ground truth as the marked tokens."""
+    import random
+
+    from helpers import synthetic
+    from helpers.tasks import load_task
+    exs = load_task("creatures", "train")[:6]
+    items = [(ex, synthetic.creatures_cot(ex, random.Random(i), 0.0)[0]) for i, ex in enumerate(exs)]
+    atts = {}
+    for ex, rat in items:
+        words = rat.split()
+        scores = [float(len(w) % 7) + 0.01 * j for j, w in enumerate(words)]     # any ranking will do
+        atts[ex.id] = _att(0.0, -1.0, scores)
+        atts[ex.id].words[:] = words
+    variants, notes = A.key_token_variants("creatures", items, atts, glove, k=5, seed=3)
+    assert set(variants) == {"ig_top", "ig_top_shuffled", "glove_neighbours", "label_neighbours", "human"}
+    for ex, rat in items:
+        top = variants["ig_top"][ex.id]
+        assert top == A.top_k_tokens(atts[ex.id], 5) and len(top) == 5
+        assert sorted(variants["ig_top_shuffled"][ex.id]) == sorted(top)
+        assert len(variants["glove_neighbours"][ex.id]) == 5 and variants["glove_neighbours"][ex.id] != top
+        assert len(variants["label_neighbours"][ex.id]) == 5
+        assert variants["human"][ex.id] == synthetic.deciding_words(ex, rat)
+    assert any("ground truth" in n for n in notes)
+    no_marks, notes = A.key_token_variants("coinflip", items, atts, glove, k=5)
+    assert "human" not in no_marks and any("left out" in n for n in notes)
