@@ -112,6 +112,9 @@ class Wadhwa:
     """Notebooks 10–12 (Wadhwa et al. 2024, RQ1–RQ3). ``distill``: their task, teacher, CoTs per question and
     protocol (a :class:`Distill` block); None: the profile's own ``distill`` block (03–04's students)."""
     distill: Distill | None = None
+    # the paper's task whose numbers stand beside ours in the "paper" column (None: this block's task, where the
+    # paper has it; course: QuaRel — the paper has no creatures column, and QuaRel is where it reports all three tables)
+    paper_task: str | None = None
     students: tuple[str, ...] = ("smollm2-135m",)   # Table 1 students (the profile's student first)
     filler_counts: tuple[int, ...] = (4, 12, 32)    # RQ1 Fig. 3: <unk> fillers before the label (0 = label-only)
     n_lens: int = 48                      # RQ1 Fig. 2: dev questions per seed (answered right by all three students)
@@ -362,7 +365,7 @@ PROFILES: dict[str, Profile] = {
         # *after* the label can teach something (on the coin flip the answer must be computed, and CoT-after cannot
         # help by construction). One CoT per question, as in Wadhwa et al.; the protocol of 03 (the rule
         # "learned"); these are the sweep's creatures-screen students (same cache keys)
-        wadhwa=Wadhwa(distill=CREATURES, ig_steps=32),
+        wadhwa=Wadhwa(distill=CREATURES, paper_task="quarel", ig_steps=32),
     ),
     "lab": Profile(
         name="lab", student="smollm2-135m", seeds=(0, 1, 2), budget_minutes=8 * 60,

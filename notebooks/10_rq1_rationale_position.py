@@ -123,7 +123,7 @@ for name in W.students:
               + "".join(f"; {k} {100 * v['accuracy']:.1f}%" for k, v in rows[-1].get("splits", {}).items()))
 steps = protocol.check_matched(rows, P.budget)
 table1 = protocol.summarize(rows, group=("model", "condition"), baseline="label_only",
-                            paper=lambda r: results.wadhwa_value("1", task=P.task, condition=r["condition"]))
+                            paper=lambda r: results.wadhwa_value("1", task=W.paper_task or P.task, condition=r["condition"]))
 results.summary_frame(table1 + [majority], keys=("model", "condition"),
                       extra=["train_accuracy", "heldout_accuracy", "answer_loss_train", "rationale_agreement",
                              "gold_margin_split"])
@@ -314,7 +314,7 @@ run.save_table("rq1_table1", table1 + [majority], title="Wadhwa et al. Table 1 â
                columns=["model", "condition"],
                description=f"{P.task}: supervised (gold-label) rationales from {D.teacher}; "
                            f"{P.budget.describe()}; seeds {list(P.seeds)}; {P.eval_text()}; greedy decoding "
-                           f"(CoT-after students stop at the answer). Paper: GPT-2.",
+                           f"(CoT-after students stop at the answer). Paper: GPT-2 on {W.paper_task or P.task}.",
                data=results.data_info(train_corpus, dev), extra={"protocol": P.to_dict(), "per_student": rows,
                                                                  "after_vs_before": after_vs_before})
 if control_tables:

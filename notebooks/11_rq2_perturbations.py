@@ -107,7 +107,7 @@ protocol.check_matched(rows, P.budget)
 # %%
 table2 = protocol.summarize(rows, baseline="label_only",
                             paper=lambda r: results.wadhwa_value("1" if r["condition"] in ("label_only", "cot_before", "cot_after")
-                                                                 else "2", task=P.task, condition=r["condition"]))
+                                                                 else "2", task=W.paper_task or P.task, condition=r["condition"]))
 results.summary_frame(table2 + [majority], extra=["no_answer_rate", "rationale_agreement"])
 
 # %%
@@ -202,7 +202,7 @@ run.save_table("rq2_table2_shuffled", table2 + vs_intact + [majority],
                columns=["condition", "position"],
                description=f"{P.task}, {P.student}: rationale words shuffled per question and seed; rows 1–5 against "
                            f"no CoT, then each shuffled condition against the intact rationale in the same position; "
-                           f"{P.budget.describe()}; seeds {list(P.seeds)}; {P.eval_text()}. Paper: GPT-2.",
+                           f"{P.budget.describe()}; seeds {list(P.seeds)}; {P.eval_text()}. Paper: GPT-2 on {W.paper_task or P.task}.",
                data=results.data_info(train_corpus, dev), extra={"protocol": P.to_dict(), "per_student": rows})
 run.save_table("rq2_fig4_masking", masking + [majority], title="Wadhwa et al. Fig. 4 — masked rationale words",
                columns=["position", "mask_fraction"],

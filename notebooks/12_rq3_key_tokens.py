@@ -158,9 +158,9 @@ PAPER_VARIANT = {"ig_top": "ig_top15", "ig_top_shuffled": "ig_top15_shuffled", "
 
 def paper(r):
     if r["condition"] in ("label_only", "cot_after"):
-        return results.wadhwa_value("1", task=P.task, condition=r["condition"])
+        return results.wadhwa_value("1", task=W.paper_task or P.task, condition=r["condition"])
     v = PAPER_VARIANT.get(r["condition"])
-    return results.wadhwa_value("3", task=P.task, condition="key_tokens", variant=v) if v else None
+    return results.wadhwa_value("3", task=W.paper_task or P.task, condition="key_tokens", variant=v) if v else None
 
 
 table3 = protocol.summarize(rows, baseline="label_only", paper=paper)
@@ -219,7 +219,7 @@ run.save_table("rq3_table3_key_tokens", table3 + vs_full + [majority],
                            f"CoT-before student, appended after the label; shuffled; GloVe neighbours of those words; "
                            f"words nearest the label; human marks where the data has them. First rows against no "
                            f"CoT, then against the full CoT after the label. {P.budget.describe()}; seeds "
-                           f"{list(P.seeds)}; {P.eval_text()}. Paper: GPT-2.",
+                           f"{list(P.seeds)}; {P.eval_text()}. Paper: GPT-2 on {W.paper_task or P.task}.",
                data=results.data_info(train_corpus, dev),
                extra={"protocol": P.to_dict(), "per_student": rows, "ig_completeness_error": err, "ig_completeness": comp,
                       "variant_notes": notes, "key_tokens_example": {k: v[ex0.id] for k, v in variants.items()}})
