@@ -161,6 +161,11 @@ show.student_gallery(rows + mask_rows, dev, n=1, seed=P.seeds[0])
 # %% [markdown]
 # ## Conclusions
 #
+# **Status.** `course` now runs this notebook on **creatures** (notebook 10 says why: there a rationale after the
+# label can carry facts the label needs); that run has not been made yet, and the bullets below are the earlier
+# coin-flip run at 40 fixed steps (`results/course/` still holds it), where the intact CoT-after student was itself
+# at chance — so nothing after the label could show an effect. Notebook 10's status gives the creatures screen.
+#
 # *Course run: coin flip, SmolLM2-135M, 40 steps × batch 8 for every student, seeds 0/1/2, all 200 dev
 # questions, greedy; majority class 50.0%. The intact and no-CoT students are 03/10's. Every student is
 # trained in a window that holds its longest target and decoded with at least as many new tokens as its

@@ -178,6 +178,11 @@ plots.savefig(fig, "12_table3_key_tokens");
 # %% [markdown]
 # ## Conclusions
 #
+# **Status.** `course` now runs this notebook on **creatures** (notebook 10 says why: there a rationale after the
+# label can carry facts the label needs); that run has not been made yet, and the bullets below are the earlier
+# coin-flip run at 40 fixed steps (`results/course/` still holds it), where the intact CoT-after student was itself
+# at chance — so nothing after the label could show an effect. Notebook 10's status gives the creatures screen.
+#
 # *Course run: coin flip, SmolLM2-135M, 40 steps × batch 8 for every student, seeds 0/1/2, all 200 dev
 # questions, greedy; majority class 50.0%. Attributions: 32 IG steps over the 300 training rationales of
 # 03's seed-0 CoT-before student (80.0% on dev). From an empty cache the notebook took 74 min on 2 cores with
