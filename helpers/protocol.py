@@ -612,13 +612,10 @@ def score(p: Protocol, student: Any, preds: Sequence[Any], examples: Sequence[An
             if heldout:
                 row["answer_loss_heldout"] = answer_token_loss(student, list(pairs_for(list(heldout))))
     if controls:
-        from .stats import accuracy_ci
-        row["splits"] = {}
-        for name, (exs, xp) in controls.items():
-            acc, lo, hi = accuracy_ci([x.correct for x in xp])
-            row["splits"][name] = {"accuracy": acc, "ci_low": lo, "ci_high": hi, "n": len(xp),
-                                   "preds": [{"id": x.id, "gold": x.gold, "pred": x.pred, "correct": x.correct}
-                                             for x in xp]}
+        row["splits"] = {name: {**metrics(list(xp), seed=seed),
+                                "preds": [{"id": x.id, "gold": x.gold, "pred": x.pred, "correct": x.correct}
+                                          for x in xp]}
+                         for name, (_, xp) in controls.items()}
     own = student_condition(student) or _cond(condition)
     if (controls or margins) and own and answer_first(own):
         tok, model = student.load()

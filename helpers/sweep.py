@@ -169,7 +169,12 @@ def run_setting(s: Setting, *, log=print, conditions: Sequence[str] | None = Non
     proto = s.protocol()
     train, heldout = P.split_train(proto)
     dev = P.eval_examples(proto)
-    extra = {name: P.eval_examples(replace(proto, eval_split=name)) for name in s.extra_splits}
+    controls = P.control_splits(proto)
+    missing = sorted(set(s.extra_splits) - set(controls))
+    if missing:
+        raise ValueError(f"setting {s.name!r}: {missing} are not control splits of {s.task!r}; "
+                         f"valid: {sorted(controls)}")
+    extra = {name: controls[name] for name in s.extra_splits}
     corpus = _corpus(s, train, heldout)
     train_corpus = only_questions(corpus, train)
     majority = P.majority_baseline(train, dev)
