@@ -22,6 +22,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import config
+from .profiles import CREATURES
 from .protocol import Budget, Protocol
 
 
@@ -63,11 +64,12 @@ _CSQA = Setting("csqa-palm-n500-s200", "csqa", "replay:palm_distilling_step_by_s
                 budget=Budget(steps=200, lr=1e-4), conditions=("label_only", "greedy_cot", "cot_after"),
                 max_seq_len=320)
 
-GRID_CREATURES = Setting("creatures-screen", "creatures", "scripted:0.1", n_train=None, n_samples=1,
-                         budget=Budget(steps=400, eval_every=20, patience=3, threshold=0.02, probe=True,
-                                       rule="learned"),
-                         seeds=(0,), conditions=("label_only", "cot_after", "greedy_cot"), n_heldout=32,
-                         n_diag_train=16, extra_splits=("dev_seen", "dev_new"))
+# the course's block for notebooks 10–12 (profiles.CREATURES) as a setting: its students are the course's
+GRID_CREATURES = Setting("creatures-screen", CREATURES.task, CREATURES.teacher, n_train=CREATURES.n_train,
+                         n_samples=CREATURES.n_samples, budget=CREATURES.budget, seeds=(0,),
+                         conditions=("label_only", "cot_after", "greedy_cot"), n_heldout=CREATURES.n_heldout,
+                         n_diag_train=CREATURES.n_diag_train, max_seq_len=CREATURES.max_seq_len,
+                         max_new_tokens=CREATURES.max_new_tokens, extra_splits=("dev_seen", "dev_new"))
 
 GRIDS: dict[str, list[Setting]] = {
     # course sizing on the coin flip: budget and data size
