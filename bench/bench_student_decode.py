@@ -10,9 +10,17 @@ EOS as in the suite (no forced length) — of one trained student, in fp32:
   weights rounded to bf16, as ``COTLAB_STUDENT_STORAGE=bf16`` caches them; ``accuracy:fp32`` and
   ``accuracy:bf16_weights``; ``weights_mb`` of each.
 
+Other engines on the same questions, each against the batch-16 ``generate`` decode of the same run
+(``engine:<name>:tokens_per_s`` with ``ratio_to_generate``, ``answer_agreement``, ``text_agreement``, ``accuracy``):
+
+* ``int8_dynamic`` — ``torch.ao`` dynamic int8 quantization of every linear layer but the LM head, per
+  output channel (fbgemm kernels; the only lower precision that runs natively on a CPU without bf16);
+* ``continuous_batching`` — transformers' ``generate_batch`` (paged KV cache, finished rows replaced by
+  waiting ones instead of being carried to the longest row's end).
+
 Env: ``BENCH_STUDENT`` (a trained student's cache folder; default: the newest cached student with weights that
 was trained on a Greedy-CoT target of the coin flip), ``BENCH_BATCHES`` ("16,32,64"), ``BENCH_N`` (all),
-``BENCH_THREADS``.
+``BENCH_THREADS``, ``BENCH_ENGINES`` ("int8_dynamic,continuous_batching"; "" for none).
 """
 from __future__ import annotations
 
@@ -38,6 +46,33 @@ from helpers.train import STUDENT_META, has_weights  # noqa: E402
 
 BATCHES = [int(b) for b in os.environ.get("BENCH_BATCHES", "16,32,64").split(",")]
 N = int(os.environ["BENCH_N"]) if os.environ.get("BENCH_N") else None
+ENGINES = [e for e in os.environ.get("BENCH_ENGINES", "int8_dynamic,continuous_batching").split(",") if e]
+
+
+def int8_dynamic(model):
+    """``model`` with every linear layer but the LM head quantized to int8 per output channel (dynamic
+    activations): fbgemm's AVX2 kernels."""
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+    spec = {name: per_channel_dynamic_qconfig for name, m in model.named_modules()
+            if isinstance(m, torch.nn.Linear) and name != "lm_head"}
+    return quantize_dynamic(model, spec, dtype=torch.qint8)
+
+
+def continuous_batching(model, tok, dev, max_new):
+    """Greedy texts of ``dev`` from transformers' continuous batching (``generate_batch``), cut at EOS as
+    :func:`helpers.decode.generate` cuts them."""
+    from transformers import GenerationConfig
+
+    from helpers.decode import _cut_at_eos, _eos_ids
+    from helpers.prompts import format_input
+    eos = _eos_ids(model, tok)
+    cfg = GenerationConfig(max_new_tokens=max_new, do_sample=False, eos_token_id=sorted(eos),
+                           pad_token_id=tok.pad_token_id)
+    with torch.inference_mode():
+        out = model.generate_batch([tok(format_input(ex))["input_ids"] for ex in dev], generation_config=cfg,
+                                   warmup=False)
+    ids = [_cut_at_eos(out[f"req_{i}"].generated_tokens, eos, tok.pad_token_id) for i in range(len(dev))]
+    return [(tok.decode(t, skip_special_tokens=False), len(t)) for t in ids]
 
 
 def find_student() -> Path:
@@ -86,6 +121,29 @@ def main() -> None:
                   reference_batch=base[2], answer_agreement=same_ans, text_agreement=same_txt,
                   accuracy=sum(p.correct for p in preds) / len(dev), **common)
     ref = base[0]
+    ref_rate = base[1] if base[2] == 16 else None     # the engines are compared with the batch-16 generate decode
+    for engine in ENGINES:
+        from helpers.prompts import extract_answer
+        t0 = time.perf_counter()
+        if engine == "int8_dynamic":
+            quant = int8_dynamic(load_model(str(path))[1])
+            t0 = time.perf_counter()
+            preds, secs, toks = run(quant, 16)
+            del quant
+            outs = [(p.text, p.pred) for p in preds]
+        elif engine == "continuous_batching":
+            got = continuous_batching(model, tok, dev, max_new)
+            secs = time.perf_counter() - t0
+            toks = sum(n for _, n in got)
+            outs = [(t, extract_answer(ex, t)) for (t, _), ex in zip(got, dev)]
+        else:
+            raise SystemExit(f"BENCH_ENGINES: unknown engine {engine!r}; valid: int8_dynamic, continuous_batching")
+        emit_line("student_decode", f"engine:{engine}:tokens_per_s", toks / secs, "tokens/s", seconds=round(secs, 1),
+                  generated_tokens=toks, reference="generate, batch 16, fp32",
+                  ratio_to_generate=round(toks / secs / ref_rate, 3) if ref_rate else None,
+                  answer_agreement=sum(o[1] == q.pred for o, q in zip(outs, ref)) / len(dev),
+                  text_agreement=sum(o[0] == q.text for o, q in zip(outs, ref)) / len(dev),
+                  accuracy=sum(o[1] == ex.answer for o, ex in zip(outs, dev)) / len(dev), **common)
     rounded = load_model(str(path))[1]
     with torch.no_grad():
         for p in rounded.parameters():

@@ -215,6 +215,59 @@ def lens_confidence(model: Any, tokenizer: Any, items: Sequence[Any], lens: Any 
     return curves
 
 
+LENSES = ("logit lens", "tuned lens")
+
+
+def student_lenses(model: Any, tokenizer: Any, items: Sequence[Any], texts: Sequence[str], *, steps: int,
+                   seed: int = 0, tokens_per_step: int | None = None) -> dict[str, list[list[float]]]:
+    """RQ1 Fig. 2 for one student: :func:`lens_confidence` on ``items`` through the logit lens and through a
+    tuned lens trained on ``texts`` (the student's own training texts; :func:`train_tuned_lens` for ``steps``)
+    — ``{"logit lens": items × layers, "tuned lens": items × layers}``."""
+    tuned = train_tuned_lens(model, tokenizer, texts, steps=steps, seed=seed, tokens_per_step=tokens_per_step)
+    return {"logit lens": lens_confidence(model, tokenizer, items),
+            "tuned lens": lens_confidence(model, tokenizer, items, lens=tuned)}
+
+
+def lens_summary(per_layer: dict[str, dict[str, Sequence[Any]]], *, baseline: str = "label_only",
+                 threshold: float = 0.6) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """RQ1 Fig. 2's read-outs from ``per_layer[lens][condition]`` (a list of items × layers matrices, one per
+    student, e.g. per seed; the items of one index are the same questions for every condition):
+
+    * ``curves[lens][condition]``: the mean P(gold) per layer with a bootstrap band over items
+      (:func:`helpers.stats.column_band`);
+    * ``rows``: one per lens, condition and layer (``mean_p_gold``, its band, ``share_above_<threshold>``,
+      ``n_items``);
+    * ``tests``: per lens and condition, the first layer whose mean passes ``threshold`` and the mid-layer
+      P(gold), and for each condition but ``baseline`` the mid-layer difference from it paired over the same
+      items (:func:`helpers.stats.item_difference`: conditional on these trained students)."""
+    import numpy as np
+
+    from .stats import column_band, item_difference
+    curves: dict[str, dict[str, Any]] = {}
+    rows: list[dict[str, Any]] = []
+    tests: list[dict[str, Any]] = []
+    for lens, by_cond in per_layer.items():
+        mats = {c: np.concatenate([np.asarray(x, dtype=float) for x in ms], axis=0) for c, ms in by_cond.items()}
+        curves[lens] = {c: column_band(m) for c, m in mats.items()}
+        for c, m in mats.items():
+            band = curves[lens][c]
+            rows += [{"lens": lens, "condition": c, "layer": l, "mean_p_gold": band["mean"][l],
+                      "p_gold_low": band["lo"][l], "p_gold_high": band["hi"][l],
+                      f"share_above_{threshold}": float(np.mean(m[:, l] > threshold)), "n_items": int(m.shape[0])}
+                     for l in range(m.shape[1])]
+        for c, m in mats.items():
+            layers = m.shape[1]
+            mid = layers // 2
+            test = {"lens": lens, "condition": c,
+                    f"first_layer_above_{threshold}": next((l for l, v in enumerate(curves[lens][c]["mean"])
+                                                            if v > threshold), None),
+                    "layers": layers - 1, "p_gold_mid_layer": curves[lens][c]["mean"][mid], "mid_layer": mid}
+            if c != baseline and baseline in mats:
+                test.update(item_difference(m[:, mid] - mats[baseline][:, mid]))
+            tests.append(test)
+    return curves, rows, tests
+
+
 def _batches(tokenizer: Any, texts: Sequence[str], batch_size: int, max_length: int, device: Any):
     """Right-padded batches (positions 0..n-1 for every real token; padding masked out)."""
     for i in range(0, len(texts), batch_size):

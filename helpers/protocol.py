@@ -67,6 +67,10 @@ class Budget:
     # what counts as progress: "heldout" (held-out accuracy) or "learned" (held-out or train-slice accuracy:
     # a student stops only when it has stopped learning its own training questions too; implies ``probe``)
     rule: str = "heldout"
+    # rule "learned": patience counts only once the student answers this share of its own training questions
+    # (the train-slice probe) right — a student at chance on them has stalled, not converged, and trains on to the
+    # cap (0 = off; students trained before it existed keep their cache keys)
+    min_train_accuracy: float = 0.0
 
     @property
     def early_stopping(self) -> bool:
@@ -79,8 +83,10 @@ class Budget:
         if self.early_stopping and self.rule == "learned":
             text = (f"every condition trained by one rule: until neither its held-out accuracy nor its accuracy on "
                     f"its own training questions improves by {self.threshold:g} for {self.patience} evaluations "
-                    f"(every {self.eval_every} steps, from the end of the warm-up; the weights of the best held-out "
-                    f"accuracy kept), at most "
+                    f"(every {self.eval_every} steps, from the end of the warm-up"
+                    + (f" and not before it answers {self.min_train_accuracy:.0%} of its own training questions right"
+                       if self.min_train_accuracy else "")
+                    + f"; the weights of the best held-out accuracy kept), at most "
                     f"{self.steps} steps × batch {self.batch_size * self.grad_accum}; AdamW lr {self.lr:g}, "
                     f"{self.warmup_ratio:.0%} linear warm-up, then {self.schedule} decay over the {self.steps}-step cap")
         elif self.early_stopping:
@@ -134,7 +140,8 @@ class Protocol:
                            patience=b.patience, threshold=b.threshold, n_dev_eval=self.n_heldout,
                            eval_max_new_tokens=max(self.max_new_tokens, longest_completion),
                            probe=b.probe or b.rule == "learned", stop_rule=b.rule,
-                           min_steps=math.ceil(b.warmup_ratio * b.steps) if b.rule == "learned" else 0)
+                           min_steps=math.ceil(b.warmup_ratio * b.steps) if b.rule == "learned" else 0,
+                           min_train_accuracy=b.min_train_accuracy if b.rule == "learned" else 0.0)
 
 
 # ------------------------------------------------------------------------------------------ data
@@ -375,8 +382,8 @@ def decode(p: Protocol, student: Any, examples: Sequence[Any], method: str = "gr
 @dataclass(frozen=True)
 class Unit:
     """One student of a comparison, for :func:`run_units`: what :func:`fit` trains it on (``pairs``,
-    ``seed``, ``info`` — ``info["condition"]`` also sets how it decodes) and the decodes it needs,
-    ``(examples, method)`` each, as :func:`decode` takes them."""
+    ``seed``, ``info``) and the decodes it needs, ``(examples, method)`` each, as :func:`decode` takes them.
+    How the student decodes (stopping at its answer or not) is the student's own: :func:`student_condition`."""
     pairs: tuple[Any, ...]
     seed: int
     info: dict[str, Any]
@@ -384,10 +391,6 @@ class Unit:
     heldout: tuple[Any, ...] = ()          # for a budget that stops early on the held-out slice
     probes: tuple[tuple[str, tuple[Any, ...], tuple[Any, ...]], ...] = ()   # (name, examples, gold pairs): fit's probes
     names: tuple[str, ...] = ()            # one per decode: "eval:greedy", "eval:sc", a control split's name, "train", "heldout"
-
-    @property
-    def condition(self) -> str | None:
-        return _cond(self.info.get("condition", ""))
 
 
 def unit(p: Protocol, pairs: Sequence[Any], *, seed: int, info: dict[str, Any], evaluate: Sequence[Any] = (),
@@ -444,7 +447,7 @@ def _run_unit(p: Protocol, u: Unit, threads: int | None = None) -> tuple[Any, li
         torch.set_num_threads(threads)
     student = fit(p, list(u.pairs), seed=u.seed, info=u.info, heldout=list(u.heldout) or None,
                   probes={name: (ex, pairs) for name, ex, pairs in u.probes} or None)
-    return student, Decodes([decode(p, student, list(ex), method, seed=u.seed, condition=u.condition)
+    return student, Decodes([decode(p, student, list(ex), method, seed=u.seed)
                              for ex, method in u.decodes], u.names)
 
 

@@ -92,6 +92,9 @@ class TrainConfig:
     # no stopping before this many steps (the protocol sets the warm-up's length for the rule "learned": an
     # evaluation during warm-up is recorded and can set the best weights, but never counts against patience)
     min_steps: int = 0
+    # rule "learned" only: patience counts only once the train-slice accuracy has reached this share — a student
+    # still at chance on its own training questions trains on, up to the cap (0 = off)
+    min_train_accuracy: float = 0.0
 
 
     def key_fields(self) -> dict[str, Any]:
@@ -110,6 +113,10 @@ class TrainConfig:
             d.pop("stop_rule")
         if not self.eval_every or not self.min_steps:
             d.pop("min_steps")
+        if not self.eval_every or not self.min_train_accuracy:
+            d.pop("min_train_accuracy")     # students trained before the requirement existed keep their keys
+        else:
+            d["min_train_accuracy"] = float(d["min_train_accuracy"])
         return d
 
 
@@ -280,12 +287,15 @@ class DevAccuracyStopper:
     questions. The weights kept are always those of the best held-out accuracy (ties: the higher
     train-slice accuracy, then the later step): selection on the held-out slice of train alone.
     ``min_steps``: evaluations up to that step never count against patience (the learning-rate warm-up).
+    ``min_train_accuracy`` (rule ``"learned"``): nor do evaluations before the train-slice accuracy has reached
+    that share — a student still at chance on its own training questions has not converged, it has stalled, and
+    trains on (up to the cap, where ``stopped_by`` says ``"cap"``).
 
     ``evaluate`` comes from the caller (e.g. :func:`helpers.decode.dev_accuracy`), so training does not
     depend on decoding."""
 
     def __init__(self, evaluate: Callable[[Any], Any], every: int, patience: int, threshold: float,
-                 rule: str = "heldout", min_steps: int = 0):
+                 rule: str = "heldout", min_steps: int = 0, min_train_accuracy: float = 0.0):
         from transformers import TrainerCallback
 
         outer = self
@@ -304,6 +314,7 @@ class DevAccuracyStopper:
         if rule not in ("heldout", "learned"):
             raise ValueError(f"unknown stop rule {rule!r}; valid: 'heldout', 'learned'")
         self.rule, self.min_steps = rule, int(min_steps)
+        self.min_train_accuracy = float(min_train_accuracy)
         self.history: list[dict[str, float]] = []
         self.best_step, self.best_state, self.bad = 0, None, 0
         self.best_key: tuple[float, float] = (-1.0, -1.0)     # (held-out accuracy, train-slice accuracy) kept
@@ -349,7 +360,9 @@ class DevAccuracyStopper:
         if better:
             self.best_step = step
             self.best_key = (acc, float(train_acc) if train_acc is not None else -1.0)
-        if progress or step <= self.min_steps:
+        unfit = (self.rule == "learned" and train_acc is not None
+                 and float(train_acc) < self.min_train_accuracy)
+        if progress or step <= self.min_steps or unfit:
             self.bad = 0
         else:
             self.bad += 1
@@ -369,13 +382,15 @@ class DevAccuracyStopper:
 
 
 def replay_rule(curve: Sequence[dict[str, Any]], *, patience: int, threshold: float, rule: str = "learned",
-                min_steps: int = 0, accuracy: str = "dev_accuracy", train: str = "train_accuracy") -> dict[str, Any]:
+                min_steps: int = 0, min_train_accuracy: float = 0.0, accuracy: str = "dev_accuracy",
+                train: str = "train_accuracy") -> dict[str, Any]:
     """Where a stopping rule would have stopped on a recorded learning curve (a student's ``dev_curve``):
     ``{"stop_step", "best_step", "stopped_by", "best": the kept evaluation}`` — to compare rules (patience,
     threshold, or another signal: pass ``accuracy=`` the column to maximise, e.g. the negated held-out answer
     loss) on curves already paid for. The curve must reach at least as far as the rule would have trained."""
     st = DevAccuracyStopper.__new__(DevAccuracyStopper)     # the decision logic only: no trainer callback
     st.patience, st.threshold, st.rule, st.min_steps = patience, threshold, rule, int(min_steps)
+    st.min_train_accuracy = float(min_train_accuracy)
     if rule not in ("heldout", "learned"):
         raise ValueError(f"unknown stop rule {rule!r}; valid: 'heldout', 'learned'")
     st.best_step, st.bad, st.best_key = 0, 0, (-1.0, -1.0)
@@ -479,6 +494,29 @@ def cached_student(student: str, pairs: Sequence[Pair], cfg: TrainConfig) -> Stu
     return None
 
 
+def same_student_under_rule(student: str, pairs: Sequence[Pair], cfg: TrainConfig) -> Student | None:
+    """The cached student that ``cfg`` would train, found under the same config *without* its
+    ``min_train_accuracy`` requirement: training is the same trajectory whatever the stopping rule (the
+    learning-rate schedule spans the cap, evaluations fall on the same steps), so when the new rule, replayed on
+    that student's recorded learning curve (:func:`replay_rule`), stops by patience at the same step and keeps the
+    same step's weights, it is the very student ``cfg`` trains. None otherwise (the requirement would have
+    trained it on: it stopped at chance on its own training questions), or if no such student is cached."""
+    if not (cfg.eval_every and cfg.min_train_accuracy and cfg.stop_rule == "learned"):
+        return None
+    from dataclasses import replace
+    old = cached_student(student, pairs, replace(cfg, min_train_accuracy=0.0))
+    if old is None or old.meta.get("stopped_by") != "patience" or not old.meta.get("dev_curve"):
+        return None
+    again = replay_rule(old.meta["dev_curve"], patience=cfg.patience, threshold=cfg.threshold, rule=cfg.stop_rule,
+                        min_steps=cfg.min_steps, min_train_accuracy=cfg.min_train_accuracy)
+    if (again["stopped_by"], again["stop_step"], again["best_step"]) != (
+            "patience", old.meta.get("global_steps"), old.meta.get("best_step")):
+        return None
+    old.meta["same_under_rule"] = {"min_train_accuracy": cfg.min_train_accuracy, "stop_step": again["stop_step"],
+                                   "best_step": again["best_step"]}
+    return old
+
+
 def train_student(student: str, pairs: Sequence[Pair], cfg: TrainConfig, *, model_and_tokenizer: Any = None,
                   dev_eval: Callable[[Any, Any], float] | None = None, cache: bool = True, force: bool = False,
                   info: dict[str, Any] | None = None, progress: bool = False,
@@ -502,6 +540,12 @@ def train_student(student: str, pairs: Sequence[Pair], cfg: TrainConfig, *, mode
             return found
         log.info("student %s: weights pruned from the cache (`cache prune --what weights`); retraining — "
                  "its decodes are still cached", final)
+    elif cache and not force:
+        same = same_student_under_rule(student, pairs, cfg)
+        if same is not None:
+            log.info("reusing cached student %s: the stopping rule's requirement %s, replayed on its learning curve, "
+                     "stops it at the same step", same.path, same.meta["same_under_rule"])
+            return same
 
     from transformers import set_seed
 
@@ -538,7 +582,8 @@ def _train_into(tok: Any, model: Any, pairs: Sequence[Pair], cfg: TrainConfig, s
     stopper = None
     if cfg.eval_every and dev_eval is not None:
         stopper = DevAccuracyStopper(lambda m: dev_eval(m, tok), cfg.eval_every, cfg.patience, cfg.threshold,
-                                     rule=cfg.stop_rule, min_steps=cfg.min_steps)
+                                     rule=cfg.stop_rule, min_steps=cfg.min_steps,
+                                     min_train_accuracy=cfg.min_train_accuracy)
         trainer.add_callback(stopper.callback)
     pad_stats = _padding_stats(trainer)
 

@@ -213,9 +213,7 @@ plots.savefig(fig, "10_fig3_fillers");
 # description of trained students, and a tuned lens costs minutes per student on 2 cores).
 
 # %%
-curves = {"logit lens": {}, "tuned lens": {}}
-lens_rows = []
-per_layer = {lens: {c: [] for c in TABLE1} for lens in curves}
+per_layer = {lens: {c: [] for c in TABLE1} for lens in analysis.LENSES}    # lens → condition → [items × layers]
 lens_seeds = P.seeds[:W.lens_seeds]
 for seed in lens_seeds:
     seed_rows = {c: next(r for r in rows if r["model"] == W.students[0] and r["condition"] == c and r["seed"] == seed)
@@ -229,24 +227,17 @@ for seed in lens_seeds:
     for c, r in seed_rows.items():
         pairs = targets.pairs_from_corpus(train_corpus, c, supervised=True, seed=seed)
         student = protocol.fit(P0, pairs, seed=seed, train=train, heldout=heldout,
-                               info={"condition": c, "setting": "supervised"})
+                               info={"condition": c, "setting": "supervised"})       # cached: Table 1's student
         tok, model = student.load()
+        # the label position: after the student's own rationale (CoT before) or right after the question
         items = (analysis.label_position_items(dev, [p for p in r["preds"] if p.id in ids]) if ids
                  else [(ex, "") for ex in dev[:W.n_lens]])
-        texts = [p.prompt + p.completion for p in pairs]          # the student's own training texts
-        lens = analysis.train_tuned_lens(model, tok, texts, steps=W.tuned_lens_steps, seed=seed,
-                                         tokens_per_step=W.lens_tokens_per_step)
-        for name, ln in (("logit lens", None), ("tuned lens", lens)):
-            per_layer[name][c].append(analysis.lens_confidence(model, tok, items, lens=ln))
+        texts = [p.prompt + p.completion for p in pairs]          # the tuned lens learns on the student's own texts
+        for name, m in analysis.student_lenses(model, tok, items, texts, steps=W.tuned_lens_steps, seed=seed,
+                                               tokens_per_step=W.lens_tokens_per_step).items():
+            per_layer[name][c].append(m)
         del model
-for name in curves:
-    for c in TABLE1:
-        m = np.concatenate(per_layer[name][c], axis=0)          # items (all seeds) × layers
-        curves[name][c] = stats.column_band(m)
-        lens_rows += [{"lens": name, "condition": c, "layer": l, "mean_p_gold": curves[name][c]["mean"][l],
-                       "p_gold_low": curves[name][c]["lo"][l], "p_gold_high": curves[name][c]["hi"][l],
-                       "share_above_0.6": float(np.mean(m[:, l] > 0.6)), "n_items": int(m.shape[0])}
-                      for l in range(m.shape[1])]
+curves, lens_rows, lens_tests = analysis.lens_summary(per_layer, baseline="label_only", threshold=0.6)
 print(f"{len(curves['logit lens']['label_only']['mean']) - 1} layers; "
       f"{sum(len(x) for x in per_layer['logit lens']['label_only'])} questions per condition, seeds {list(lens_seeds)}")
 
@@ -258,19 +249,6 @@ print(f"{len(curves['logit lens']['label_only']['mean']) - 1} layers; "
 
 # %%
 import pandas as pd
-mid = None
-lens_tests = []
-for name in curves:
-    L = len(curves[name]["label_only"]["mean"])
-    mid = L // 2
-    for c in TABLE1:
-        first = next((l for l, v in enumerate(curves[name][c]["mean"]) if v > 0.6), None)
-        test = {"lens": name, "condition": c, "first_layer_above_0.6": first, "layers": L - 1,
-                "p_gold_mid_layer": curves[name][c]["mean"][mid], "mid_layer": mid}
-        if c != "label_only":
-            d = (np.concatenate(per_layer[name][c])[:, mid] - np.concatenate(per_layer[name]["label_only"])[:, mid])
-            test.update(stats.item_difference(d))
-        lens_tests.append(test)
 pd.DataFrame(lens_tests)
 
 # %%

@@ -124,6 +124,38 @@ def test_a_tuned_lens_trained_a_few_steps_lowers_the_kl_to_the_final_layer(tiny)
     assert with_lens[-1] == pytest.approx(without[-1]) and with_lens[:-1] != pytest.approx(without[:-1], rel=1e-6)
 
 
+def test_student_lenses_reads_both_lenses_on_the_same_items(tiny):
+    """One student's Fig. 2 read-out: the logit lens is lens_confidence without a lens; the tuned lens differs
+    below the last layer and agrees at it (the model's own output)."""
+    tok, model = tiny
+    per = A.student_lenses(model, tok, [COIN, (COIN, RATIONALE)], _texts(0, 8), steps=4, seed=0, tokens_per_step=24)
+    assert list(per) == list(A.LENSES)
+    assert np.allclose(per["logit lens"], A.lens_confidence(model, tok, [COIN, (COIN, RATIONALE)]), rtol=1e-5)
+    logit, tuned = np.asarray(per["logit lens"]), np.asarray(per["tuned lens"])
+    assert logit.shape == tuned.shape == (2, model.config.num_hidden_layers + 1)
+    assert np.allclose(logit[:, -1], tuned[:, -1], rtol=1e-4) and not np.allclose(logit[:, :-1], tuned[:, :-1])
+
+
+def test_lens_summary_curves_rows_and_the_mid_layer_test():
+    """lens_summary against a direct computation: per-condition curves pooled over students, one row per layer,
+    the first layer past the threshold and the paired mid-layer difference from the baseline."""
+    rng = np.random.default_rng(1)
+    base = [rng.uniform(0.0, 0.5, size=(6, 5)), rng.uniform(0.0, 0.5, size=(4, 5))]        # two seeds' students
+    after = [b + np.array([0.0, 0.1, 0.3, 0.5, 0.5]) + rng.normal(0, 0.01, size=b.shape) for b in base]
+    curves, rows, tests = A.lens_summary({"logit lens": {"label_only": base, "cot_after": after}})
+    pooled_b, pooled_a = np.concatenate(base), np.concatenate(after)
+    assert np.allclose(curves["logit lens"]["cot_after"]["mean"], pooled_a.mean(axis=0))
+    assert len(rows) == 2 * 5 and {r["n_items"] for r in rows} == {10}
+    row = next(r for r in rows if r["condition"] == "cot_after" and r["layer"] == 3)
+    assert row["share_above_0.6"] == pytest.approx(np.mean(pooled_a[:, 3] > 0.6))
+    t = {x["condition"]: x for x in tests}
+    first = next((l for l, v in enumerate(pooled_a.mean(axis=0)) if v > 0.6), None)
+    assert t["cot_after"]["first_layer_above_0.6"] == first and t["cot_after"]["mid_layer"] == 2
+    assert t["cot_after"]["layers"] == 4 and "p_value" not in t["label_only"]
+    assert t["cot_after"]["mean_diff"] == pytest.approx((pooled_a[:, 2] - pooled_b[:, 2]).mean())
+    assert t["cot_after"]["diff_ci_low"] > 0.25 and t["cot_after"]["p_value"] < 1e-6
+
+
 def test_column_band_and_item_difference():
     from helpers import stats
     rng = np.random.default_rng(0)

@@ -333,6 +333,31 @@ def test_fit_by_the_learned_rule_records_a_learning_curve_and_convergence(tmp_pa
         P.check_converged([row, capped])
     assert P.check_converged([row, capped], why="smoke")["why"] == "smoke"
     assert "until neither its held-out accuracy nor its accuracy on its own training" in p.budget.describe()
+    # the train-slice requirement (min_train_accuracy): the same student where, replayed on its recorded curve, it
+    # changes nothing; a new one where it would have trained on (the student never fitted its training questions)
+    import json
+    from dataclasses import replace
+
+    from helpers import train as T
+    req = replace(p, budget=replace(p.budget, min_train_accuracy=0.9))
+    assert "not before it answers 90% of its own training questions right" in req.budget.describe()
+    lengths = T.longest(T.pair_token_counts(p.student, pairs))
+    cfg = req.train_config(0, longest_pair=lengths["max_pair_tokens"],
+                           longest_completion=lengths["max_completion_tokens"])
+    assert T.student_key(p.student, pairs, cfg) != student.key          # the requirement is part of the key
+    meta_path = student.path / T.STUDENT_META
+    meta = json.loads(meta_path.read_text())
+    for acc, same in ((0.5, False), (1.0, True)):
+        meta["dev_curve"] = [dict(c, train_accuracy=acc) for c in curve]
+        meta_path.write_text(json.dumps(meta))
+        got = T.same_student_under_rule(p.student, pairs, cfg)
+        assert (got is not None) == same, acc
+    assert got.key == student.key and got.meta["same_under_rule"]["stop_step"] == 6
+    (again, _), = P.run_units(req, {"a": P.unit(req, pairs, seed=0, info={"condition": "greedy_cot"}, evaluate=s.dev,
+                                                 train=s.train, heldout=s.heldout,
+                                                 pairs_for=P.answer_pairs(s.corpus, "greedy_cot"))},
+                               n_workers=1, progress=False).values()
+    assert again.key == student.key                                    # reused, not retrained
     # the notebooks' loop after run_units: fit finds the cached student from its pairs alone
     assert P.fit(p, pairs, seed=0, info={"condition": "greedy_cot"}).key == student.key
     # without the training questions the rule cannot be followed: a clear error, not a silent held-out rule

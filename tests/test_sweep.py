@@ -137,18 +137,20 @@ def test_a_setting_with_extra_splits_records_them_and_the_gold_margin(tmp_path, 
     table = (tmp_path / "results" / "sweep" / "README.md").read_text()
     assert "## Control splits and the gold label's log-odds" in table
     margin = label_only["gold_margin"]["dev_new"]
-    assert any(line.startswith("| tiny-creatures | label_only | [0] | dev_new |") and f"{margin:.3g}"[:4] in line
-               for line in table.splitlines()), table
+    acc = 100 * sum(p["correct"] for p in label_only["splits"]["dev_new"]["preds"]) / 5
+    assert any(line.startswith(f"| tiny-creatures | dev_new | label_only | [0] | {acc:.1f} |")
+               and f"{margin:.3g}"[:4] in line for line in table.splitlines()), table
     # a record written before extra splits existed still reads back as a setting
     old = dict(label_only["setting"])
     del old["extra_splits"]
     assert sweep.Setting.from_record(old).extra_splits == ()
 
 
-def test_the_course_wadhwa_students_are_the_creatures_screens():
-    """Notebooks 10–12 on ``course`` run on the creatures block; its seed-0 students are the sweep's
-    creatures-screen students (same protocol, teacher, corpus and training pairs → same cache keys), so the
-    screen's compute is not paid twice — and a change to either side that breaks this fails here."""
+def test_the_course_wadhwa_students_are_the_creatures_sweeps():
+    """Notebooks 10–12 on ``course`` run on the creatures block; its students are the sweep's creatures-confirm
+    students (same protocol, teacher, corpus and training pairs → same cache keys), so the sweep's compute is not
+    paid twice — and a change to either side that breaks this fails here. The screen's setting is the same but
+    for the train-slice requirement of the stopping rule."""
     from dataclasses import replace
 
     from helpers import protocol
@@ -158,9 +160,11 @@ def test_the_course_wadhwa_students_are_the_creatures_screens():
     from helpers.train import student_key
     prof = get_profile("course")
     D = prof.wadhwa_distill
-    s = sweep.GRIDS["creatures-screen"][0]
+    s = sweep.GRIDS["creatures-confirm"][0]
+    screen = sweep.GRIDS["creatures-screen"][0]
     assert D.task == "creatures" and prof.distill.task == "coinflip"
-    assert replace(D.protocol(prof), seeds=s.seeds) == s.protocol()
+    assert replace(D.protocol(prof), seeds=s.seeds) == s.protocol() and s.seeds == (0, 1, 2)
+    assert D.budget.min_train_accuracy == 0.9 and screen.budget == replace(D.budget, min_train_accuracy=0.0)
     st = protocol.setup(D.protocol(prof), D.teacher, D.n_samples)
     assert set(st.controls) == {"dev_seen", "dev_new"}
     screen_corpus = only_questions(sweep._corpus(s, st.train, st.heldout), st.train)

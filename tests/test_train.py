@@ -427,6 +427,14 @@ def test_replaying_a_recorded_curve_stops_where_training_stopped():
     assert by_loss["best_step"] == 60 and by_loss["stop_step"] == 100
     with pytest.raises(ValueError, match="unknown stop rule 'loss'"):
         replay_rule(curve, patience=2, threshold=0.02, rule="loss")
+    # min_train_accuracy: evaluations before the train slice reaches it never count against patience
+    stalled = [{"step": 20 * (i + 1), "dev_accuracy": 0.5, "train_accuracy": t}
+               for i, t in enumerate([0.5, 0.5, 0.5, 0.5, 0.6, 0.95, 0.95, 0.95, 0.95])]
+    assert replay_rule(stalled, patience=3, threshold=0.02)["stop_step"] == 80              # stalled at chance
+    fit = replay_rule(stalled, patience=3, threshold=0.02, min_train_accuracy=0.9)
+    assert fit["stopped_by"] == "patience" and fit["stop_step"] == 180 and fit["best_step"] == 180
+    assert replay_rule(stalled[:6], patience=3, threshold=0.02, min_train_accuracy=0.9)["stopped_by"] == "cap"
+    assert replay_rule(curve, patience=3, threshold=0.02, min_train_accuracy=0.9)["stop_step"] == 120   # fitted: same
 
 
 def test_accelerate_launch_on_two_cpu_processes_trains_the_same_student(tmp_path):
