@@ -600,6 +600,8 @@ def score(p: Protocol, student: Any, preds: Sequence[Any], examples: Sequence[An
                            "max_seq_len": student.meta.get("train_config", {}).get("max_seq_len"),
                            "max_new_tokens": decode_budget(p, student),
                            "precision": student.meta.get("precision") or ("bf16" if student.meta.get("bf16") else "fp32")}
+    if student.meta.get("same_under_rule"):     # trained without the rule's train-slice requirement; replay: same stop
+        row["same_under_rule"] = student.meta["same_under_rule"]
     row["rationale_agreement"] = rationale_agreement(examples, preds)
     if diagnostics:
         n = p.n_diag_train

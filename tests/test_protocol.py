@@ -353,11 +353,13 @@ def test_fit_by_the_learned_rule_records_a_learning_curve_and_convergence(tmp_pa
         got = T.same_student_under_rule(p.student, pairs, cfg)
         assert (got is not None) == same, acc
     assert got.key == student.key and got.meta["same_under_rule"]["stop_step"] == 6
-    (again, _), = P.run_units(req, {"a": P.unit(req, pairs, seed=0, info={"condition": "greedy_cot"}, evaluate=s.dev,
+    (again, (again_preds, *_)), = P.run_units(req, {"a": P.unit(req, pairs, seed=0, info={"condition": "greedy_cot"}, evaluate=s.dev,
                                                  train=s.train, heldout=s.heldout,
                                                  pairs_for=P.answer_pairs(s.corpus, "greedy_cot"))},
                                n_workers=1, progress=False).values()
     assert again.key == student.key                                    # reused, not retrained
+    row = P.score(req, again, again_preds, s.dev, condition="greedy_cot", seed=0)
+    assert row["same_under_rule"] == {"min_train_accuracy": 0.9, "stop_step": 6, "best_step": student.meta["best_step"]}
     # the notebooks' loop after run_units: fit finds the cached student from its pairs alone
     assert P.fit(p, pairs, seed=0, info={"condition": "greedy_cot"}).key == student.key
     # without the training questions the rule cannot be followed: a clear error, not a silent held-out rule
