@@ -77,7 +77,8 @@ check: $(STAMP)
 	$(PY) -m helpers data check
 
 # GRID=coinflip-screen | coinflip-budget | coinflip-confirm | coinflip-converge | coinflip-converge-confirm |
-#      coinflip-label-only-curve | creatures-screen | creatures-confirm | quarel-screen | csqa-screen | csqa-confirm (helpers/sweep.py);
+#      coinflip-converge-fit | coinflip-label-only-curve |
+#      creatures-screen | creatures-confirm | quarel-screen | csqa-screen | csqa-confirm (helpers/sweep.py);
 #      resumable, records in results/sweep/
 GRID ?= coinflip-screen
 sweep: $(STAMP)

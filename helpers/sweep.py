@@ -115,6 +115,15 @@ GRIDS: dict[str, list[Setting]] = {
                 budget=Budget(steps=400, eval_every=20, patience=3, threshold=0.02, probe=True, rule="learned"),
                 seeds=(0, 1, 2), conditions=("greedy_cot", "label_only"), n_heldout=32, n_diag_train=16),
     ],
+    # the same with the rule's train-slice requirement (profiles.CREATURES has it): label-only trains until it answers
+    # 90% of its own training questions (the 200-step curve: 81% at step 200) or hits the cap; the Greedy-CoT
+    # students are the converge-confirm ones (replayed: same stop on every seed — train.same_student_under_rule)
+    "coinflip-converge-fit": [
+        Setting("coinflip-n300-converge-fit", "coinflip", "scripted:0.1", n_train=300,
+                budget=Budget(steps=400, eval_every=20, patience=3, threshold=0.02, probe=True, rule="learned",
+                              min_train_accuracy=0.9),
+                seeds=(0, 1, 2), conditions=("greedy_cot", "label_only"), n_heldout=32, n_diag_train=16),
+    ],
     # Wadhwa et al.'s question on a task built for it (helpers.synthetic, creatures): can a rationale *after* the
     # label teach facts the label needs? dev = attributes no training label revealed (label-only's ceiling: chance),
     # dev_seen = trained facts in a new wording (label-only must do well: proof it trained), dev_new = creatures
