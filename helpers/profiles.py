@@ -95,10 +95,7 @@ class Distill:
 
     def protocol(self, profile: "Profile") -> Protocol:
         """This block's protocol, with the profile's student and seeds."""
-        return Protocol(task=self.task, student=profile.student, budget=self.budget, seeds=profile.seeds,
-                        n_train=self.n_train, n_heldout=self.n_heldout, eval_limit=self.eval_limit,
-                        n_diag_train=self.n_diag_train, max_seq_len=self.max_seq_len, lora=self.lora,
-                        max_new_tokens=self.max_new_tokens, sc_k=self.sc_k, sc_temperature=self.sc_temperature)
+        return Protocol.from_block(self, student=profile.student, seeds=profile.seeds)
 
     def __post_init__(self) -> None:
         for name, values in (("sc_settings", self.sc_settings), ("curve_setting", (self.curve_setting,))):
@@ -184,10 +181,8 @@ class ContrastSet:
     decode_batch_size: int = 16
 
     def protocol(self, profile: "Profile") -> Protocol:
-        return Protocol(task="imdb", student=profile.student, budget=self.budget, seeds=profile.seeds,
-                        n_train=self.n_train, n_heldout=0, eval_split=f"imdb_contrast {self.eval_part}",
-                        eval_limit=self.eval_limit, n_diag_train=0, max_seq_len=self.max_seq_len,
-                        max_new_tokens=self.max_new_tokens, decode_batch_size=self.decode_batch_size)
+        return Protocol.from_block(self, student=profile.student, seeds=profile.seeds, task="imdb", n_heldout=0,
+                                   eval_split=f"imdb_contrast {self.eval_part}", n_diag_train=0)
 
 
 @dataclass(frozen=True)
@@ -230,10 +225,8 @@ class UnseenTask:
         return out
 
     def protocol(self, profile: "Profile") -> Protocol:
-        return Protocol(task=self.eval_task, student=profile.student, budget=self.budget, seeds=profile.seeds,
-                        n_train=None, n_heldout=0, eval_split=self.eval_split, eval_limit=self.eval_limit,
-                        n_diag_train=0, max_seq_len=self.max_seq_len, max_new_tokens=self.max_new_tokens,
-                        decode_batch_size=self.decode_batch_size)
+        return Protocol.from_block(self, student=profile.student, seeds=profile.seeds, task=self.eval_task,
+                                   n_train=None, n_heldout=0, n_diag_train=0)
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,16 @@ class Protocol:
     # 16 with identical texts (results/bench.json, bench_student_decode; 1 thread, AVX2 EPYC)
     decode_batch_size: int = 64
 
+    @classmethod
+    def from_block(cls, block: Any, *, student: str, seeds: Sequence[int], **fixed: Any) -> "Protocol":
+        """The protocol a profile block or sweep setting declares: every field of :class:`Protocol` that ``block``
+        (a dataclass) also has is taken from it — the fields are declared here once, and each block holds only
+        its own defaults — then ``fixed`` (what the block fixes rather than declares, e.g. no held-out slice)."""
+        from dataclasses import fields
+        mine = {f.name for f in fields(cls)} - {"student", "seeds"}
+        given = {f.name: getattr(block, f.name) for f in fields(block) if f.name in mine}
+        return cls(**{**given, **fixed, "student": student, "seeds": tuple(seeds)})
+
     def eval_text(self) -> str:
         return (f"the full {self.eval_split} split" if self.eval_limit is None else
                 f"the first {self.eval_limit} {self.eval_split} questions (smoke only)")

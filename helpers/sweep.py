@@ -54,10 +54,7 @@ class Setting:
                       "conditions": tuple(d["conditions"]), "extra_splits": tuple(d.get("extra_splits", ()))})
 
     def protocol(self) -> Protocol:
-        return Protocol(task=self.task, student=self.student, budget=self.budget, seeds=self.seeds,
-                        n_train=self.n_train, eval_limit=self.eval_limit, lora=self.lora,
-                        max_seq_len=self.max_seq_len, max_new_tokens=self.max_new_tokens,
-                        n_heldout=self.n_heldout, n_diag_train=self.n_diag_train)
+        return Protocol.from_block(self, student=self.student, seeds=self.seeds)
 
 
 _CSQA = Setting("csqa-palm-n500-s200", "csqa", "replay:palm_distilling_step_by_step", n_train=500, n_samples=1,

@@ -462,3 +462,31 @@ def test_a_student_says_what_it_was_trained_on():
     assert [P.student_condition(s) for s in (after, before, told, unknown)] == ["cot_after", "greedy_cot",
                                                                                  "label_only", None]
     assert P.writes_after_answer("cot_after") and not P.writes_after_answer("greedy_cot")
+
+
+def test_every_block_declares_its_protocol_through_one_constructor():
+    """Protocol.from_block: each profile block and sweep setting passes every Protocol field it declares (so a field
+    added to a block reaches the protocol without a hand-written copy), and what a block fixes wins."""
+    from dataclasses import fields, replace
+
+    from helpers import sweep
+    prof = get_profile("course")
+    blocks = [(prof.distill, lambda b: b.protocol(prof)), (prof.contrast, lambda b: b.protocol(prof)),
+              (prof.unseen, lambda b: b.protocol(prof)),
+              (sweep.GRIDS["creatures-confirm"][0], lambda b: b.protocol())]
+    proto_fields = {f.name for f in fields(P.Protocol)}
+    checked = 0
+    for block, build in blocks:
+        fixed = {"contrast": {"task", "n_heldout", "eval_split", "n_diag_train"},
+                 "unseen": {"task", "n_train", "n_heldout", "n_diag_train"}}.get(
+            {id(prof.contrast): "contrast", id(prof.unseen): "unseen"}.get(id(block), ""), set())
+        for f in fields(block):
+            if f.name in proto_fields and f.name not in fixed | {"student", "seeds", "budget", "task", "eval_split"}:
+                value = getattr(block, f.name)
+                other = (not value) if isinstance(value, bool) else (7 if value is None else
+                                                                      type(value)(value * 2 + 1))
+                assert getattr(build(replace(block, **{f.name: other})), f.name) == other, f.name
+                checked += 1
+    assert checked >= 15
+    assert prof.contrast.protocol(prof).n_heldout == 0 and prof.unseen.protocol(prof).task == prof.unseen.eval_task
+    assert prof.distill.protocol(prof).seeds == prof.seeds and prof.distill.protocol(prof).student == prof.student
