@@ -41,6 +41,7 @@ from helpers import config  # noqa: E402
 from helpers.bench import emit_line  # noqa: E402
 from helpers.decode import decode  # noqa: E402
 from helpers.models import load_model  # noqa: E402
+from helpers.prompts import extract_answer  # noqa: E402
 from helpers.tasks import load_task  # noqa: E402
 from helpers.train import STUDENT_META, has_weights  # noqa: E402
 
@@ -123,7 +124,6 @@ def main() -> None:
     ref = base[0]
     ref_rate = base[1] if base[2] == 16 else None     # the engines are compared with the batch-16 generate decode
     for engine in ENGINES:
-        from helpers.prompts import extract_answer
         t0 = time.perf_counter()
         if engine == "int8_dynamic":
             quant = int8_dynamic(load_model(str(path))[1])
