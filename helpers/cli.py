@@ -243,6 +243,9 @@ def _add_sample(sub: Any) -> None:
                    help="cot: few-shot CoT prompt; rationalize: the gold label is given (Wadhwa et al.)")
     _add_setting(p, "few_shot", "supervised: keep only samples whose label is gold (SCoTD's filter); "
                                 "few_shot: keep every sample")
+    p.add_argument("--engine", choices=["transformers", "llama.cpp"], default="transformers",
+                   help="local teacher: transformers (the dequantized checkpoint) or llama.cpp (a registry model's "
+                        "GGUF as it ships; the gguf extra: make gguf)")
     p.add_argument("--batch-size", type=COUNT, default=4, help="prompts per generate call (local teacher)")
     p.add_argument("--concurrency", type=COUNT, default=4, help="parallel HTTP requests (--endpoint)")
     p.add_argument("--timeout", type=POSITIVE, default=120.0, help="seconds per HTTP request (--endpoint)")
@@ -665,7 +668,7 @@ def cmd_sample(args: Any) -> int:
     """Build (or resume) a corpus from a teacher and write it as JSONL."""
     from .corpus import corpus_stats, save_corpus
     from .tasks import load_task
-    from .teacher import HTTPTeacher, LocalTeacher, ReplayTeacher
+    from .teacher import GGUFTeacher, HTTPTeacher, LocalTeacher, ReplayTeacher
     from .corpus import sample_corpus
 
     if args.replay and args.model:
@@ -677,6 +680,11 @@ def cmd_sample(args: Any) -> int:
             _model_name(args.model)
         except argparse.ArgumentTypeError as e:
             raise UserError(f"--model: {e}") from None
+    if args.engine == "llama.cpp":
+        from .models import REGISTRY
+        if args.endpoint or args.replay or args.model not in REGISTRY:
+            raise UserError(f"--engine llama.cpp runs a registry model's GGUF locally: --model one of {sorted(REGISTRY)}, "
+                            "no --endpoint / --replay")
     _use_data_dir(args)
     examples = load_task(args.task, args.split, limit=args.limit)
     if args.replay:
@@ -684,6 +692,8 @@ def cmd_sample(args: Any) -> int:
     elif args.endpoint:
         teacher = HTTPTeacher(args.endpoint, model=args.model, concurrency=args.concurrency, timeout=args.timeout,
                               max_retries=args.retries)
+    elif args.engine == "llama.cpp":
+        teacher = GGUFTeacher(args.model)
     else:
         teacher = LocalTeacher(args.model, batch_size=args.batch_size)
     try:

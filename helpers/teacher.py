@@ -268,6 +268,204 @@ class LocalTeacher(Teacher):
                         yield r, k, c
 
 
+#: llama.cpp's log callback, kept alive for the process (a ctypes callback must outlive its registration)
+_LLAMA_LOG = None
+
+
+class GGUFTeacher(Teacher):
+    """A registry model's GGUF file sampled by llama.cpp (``llama-cpp-python``'s C API) as it ships: quantized
+    weights, not the dequantized fp32 checkpoint :class:`LocalTeacher` runs. Named ``gguf:<model>``.
+
+    The project's tokenizer (the same vocabulary, read from the same GGUF) encodes the prompt and decodes the
+    completions, so prompts, stop rules and the answer-sentence cut are :class:`LocalTeacher`'s. Per question the
+    prompt (all but its last token) is evaluated once; its KV cells are shared (a unified cache) by up to
+    ``n_seq`` samples decoded together, one token each per step, and the part the next prompt shares with it (the
+    few-shot exemplars) is kept for that prompt. Sampling is plain ancestral sampling at
+    ``temperature`` (no top-k / top-p / min-p / penalties) from numpy's generator seeded by (seed, prompt index,
+    sample index). llama.cpp's arithmetic depends on how tokens are batched (the prompt is therefore evaluated in
+    chunks aligned to position 0), so a sample also depends on the samples decoded beside it: the same call gives
+    the same samples, a call with another ``n`` or ``n_seq`` other (equally valid) ones. ``logprob`` is the sum over generated tokens of
+    ``log softmax(raw logits)`` — the model's own likelihood, as :class:`LocalTeacher` records it. The arithmetic
+    is llama.cpp's (quantized matmuls), so its samples are cached under their own teacher id (``gguf:…``).
+    """
+
+    PREFILL_CHUNK = 64                                # prompt tokens per llama_decode, aligned to position 0
+
+    def __init__(self, model: str = "qwen2.5-0.5b", *, n_threads: int | None = None, n_seq: int = 8,
+                 n_ctx: int = 4096, tokenizer=None):
+        try:
+            import llama_cpp as L
+        except ImportError as e:
+            raise TeacherError(f"teacher 'gguf:{model}' needs llama-cpp-python, an optional extra built from source "
+                               "(cmake and a C++ compiler; ~15–30 min on 2 cores): make gguf "
+                               f"(or pip install -e '.[gguf]'); import failed: {e}") from None
+        import numpy as np
+
+        from .models import gguf_path, load_tokenizer, model_id
+        global _LLAMA_LOG
+        self._L, self._np = L, np
+        self.name = model
+        self.teacher_id = f"gguf:{model_id(model)}"
+        self.tok = tokenizer if tokenizer is not None else load_tokenizer(model)
+        if n_threads is None:
+            import torch
+            n_threads = torch.get_num_threads()
+        self.n_threads, self.n_seq, self.n_ctx = int(n_threads), max(1, int(n_seq)), int(n_ctx)
+        self.version = L.__version__
+        if _LLAMA_LOG is None:                        # llama.cpp logs every load to stderr: keep errors only
+            _LLAMA_LOG = L.llama_log_callback(lambda level, text, data: None)
+            L.llama_log_set(_LLAMA_LOG, None)
+            L.llama_backend_init()
+        path = gguf_path(model)
+        self._model = L.llama_model_load_from_file(str(path).encode(), L.llama_model_default_params())
+        if not self._model:
+            raise TeacherError(f"llama.cpp could not load {path} (teacher gguf:{model})")
+        cp = L.llama_context_default_params()
+        cp.n_ctx, cp.n_batch, cp.n_ubatch = self.n_ctx, 512, 512
+        cp.n_seq_max = self.n_seq + 1                 # sequence 0 holds the prompt, 1..n_seq the samples
+        cp.n_threads = cp.n_threads_batch = self.n_threads
+        cp.kv_unified = True                          # the prompt's cells are shared, not copied, by the samples
+        self._ctx = L.llama_init_from_model(self._model, cp)
+        if not self._ctx:
+            raise TeacherError(f"llama.cpp could not create a context for {path} (n_ctx {self.n_ctx})")
+        self._mem = L.llama_get_memory(self._ctx)
+        self._batch = L.llama_batch_init(512, 0, 1)
+        self._held: list[int] = []                    # the prompt tokens whose KV cells sequence 0 holds
+        vocab = L.llama_model_get_vocab(self._model)
+        self.n_vocab = L.llama_vocab_n_tokens(vocab)
+        self.eos_ids = {int(L.llama_vocab_eos(vocab)), int(L.llama_vocab_eot(vocab))} - {-1}
+        if self.tok.eos_token_id is not None:
+            self.eos_ids.add(int(self.tok.eos_token_id))
+        self.batch_size = 1
+
+    def describe(self) -> dict[str, Any]:
+        return {"teacher": self.teacher_id, "backend": f"llama.cpp (llama-cpp-python {self.version})",
+                "model": self.name, "n_threads": self.n_threads, "n_seq": self.n_seq}
+
+    def _decode(self, rows: list[tuple[int, int, int, bool]]) -> None:
+        """One ``llama_decode`` of ``(token, position, sequence, wants logits)`` rows."""
+        b = self._batch
+        b.n_tokens = len(rows)
+        for i, (t, pos, seq, lg) in enumerate(rows):
+            b.token[i], b.pos[i], b.n_seq_id[i], b.logits[i] = t, pos, 1, lg
+            b.seq_id[i][0] = seq
+        rc = self._L.llama_decode(self._ctx, b)
+        if rc != 0:
+            raise TeacherError(f"llama.cpp decode failed (code {rc}; 1 = no room in the KV cache of {self.n_ctx} "
+                               "tokens: a smaller n_seq or a larger n_ctx)")
+
+    def _logits(self, i: int):
+        L, np = self._L, self._np
+        return np.ctypeslib.as_array(L.llama_get_logits_ith(self._ctx, i), shape=(self.n_vocab,)).astype(np.float64)
+
+    def _sample_group(self, pids: list[int], rngs: list, temperature: float, max_new_tokens: int,
+                      stop: tuple[str, ...]) -> list[tuple[list[int], list[float], str]]:
+        """Decode ``len(rngs)`` samples together from the prompt already held by sequence 0."""
+        L, np = self._L, self._np
+        k, start = len(rngs), len(pids) - 1
+        for s in range(1, k + 1):
+            L.llama_memory_seq_rm(self._mem, s, -1, -1)
+            L.llama_memory_seq_cp(self._mem, 0, s, -1, -1)
+        ids: list[list[int]] = [[] for _ in range(k)]
+        lps: list[list[float]] = [[] for _ in range(k)]
+        finish: list[str | None] = [None] * k
+        last = [pids[-1]] * k
+        for step in range(max_new_tokens):
+            live = [r for r in range(k) if finish[r] is None]
+            if not live:
+                break
+            self._decode([(last[r], start + step, r + 1, True) for r in live])
+            for i, r in enumerate(live):
+                z = self._logits(i)
+                m = z.max()
+                lse = m + np.log(np.exp(z - m).sum())
+                if temperature <= 0:
+                    t = int(z.argmax())
+                else:
+                    c = np.cumsum(np.exp((z - m) / temperature))
+                    t = min(int(np.searchsorted(c, rngs[r].random() * c[-1], side="right")), self.n_vocab - 1)
+                ids[r].append(t)
+                lps[r].append(float(z[t] - lse))
+                last[r] = t
+                if t in self.eos_ids:
+                    finish[r] = "stop"
+                else:
+                    text = self.tok.decode(ids[r], skip_special_tokens=True)
+                    if cut_completion(text, stop)[1] < len(text) or _ANSWER_END.search(text):
+                        finish[r] = "stop"
+        for s in range(1, k + 1):
+            L.llama_memory_seq_rm(self._mem, s, -1, -1)
+        return [(ids[r], lps[r], finish[r] or "length") for r in range(k)]
+
+    def sample_batch(self, prompts: list[str], n: int, temperature: float, max_new_tokens: int,
+                     seed: int, stop: tuple[str, ...] = STOP) -> list[list[Completion]]:
+        """``n`` completions for each prompt (the contract of :meth:`LocalTeacher.sample_batch`)."""
+        L, np = self._L, self._np
+        results: list[list[Completion]] = []
+        for i, prompt in enumerate(prompts):
+            pids = self.tok(prompt)["input_ids"]
+            room = (self.n_ctx - len(pids)) // max(1, max_new_tokens)
+            if room < 1:
+                raise TeacherError(f"prompt of {len(pids)} tokens + {max_new_tokens} new tokens exceeds the llama.cpp "
+                                   f"context of {self.n_ctx} tokens (GGUFTeacher(n_ctx=…))")
+            # the prompt's KV cells in sequence 0: what the previous prompt shares with this one (the few-shot
+            # exemplars) is kept, the rest evaluated. llama.cpp's numbers depend on how tokens are batched, so the
+            # prompt is always evaluated in the same aligned chunks: a prompt's cells are the same whatever came before
+            head = pids[:-1]
+            keep = next((q for q, (a, b) in enumerate(zip(self._held, head)) if a != b), min(len(self._held), len(head)))
+            keep -= keep % self.PREFILL_CHUNK
+            L.llama_memory_seq_rm(self._mem, 0, keep, -1)
+            self._held = self._held[:keep]
+            for b in range(keep, len(head), self.PREFILL_CHUNK):
+                chunk = head[b:b + self.PREFILL_CHUNK]
+                self._decode([(t, b + q, 0, False) for q, t in enumerate(chunk)])
+                self._held = self._held + chunk
+            per = 1 if temperature <= 0 else n
+            out: list[tuple[list[int], list[float], str]] = []
+            group = max(1, min(self.n_seq, room))
+            for g in range(0, per, group):
+                rngs = [np.random.default_rng([int(seed), i, j]) for j in range(g, min(per, g + group))]
+                out += self._sample_group(pids, rngs, temperature, max_new_tokens, stop)
+            comps = []
+            for j, (ids, lps, fin) in enumerate(out):
+                text, _ = cut_completion(self.tok.decode(ids, skip_special_tokens=True), stop)
+                comps.append(Completion(text=text, logprob=float(sum(lps)), n_tokens=len(ids),
+                                        tokens_in=len(pids) if j == 0 else 0, token_ids=ids, token_logprobs=lps,
+                                        finish_reason=fin))
+            if per == 1 and n > 1:
+                comps = [comps[0]] + [Completion(**{**asdict(comps[0]), "tokens_in": 0}) for _ in range(n - 1)]
+            results.append(comps)
+        return results
+
+    def generate(self, requests, params, seed):
+        for r in requests:
+            s = _int_seed(seed, [(r.key, r.ks)])
+            comps = self.sample_batch([r.prompt], len(r.ks), params.temperature, params.max_new_tokens, s,
+                                      params.stop)[0]
+            for k, c in zip(r.ks, comps):
+                yield r, k, c
+
+    def close(self) -> None:
+        L = getattr(self, "_L", None)
+        if L is None:
+            return
+        if getattr(self, "_batch", None) is not None:
+            L.llama_batch_free(self._batch)
+            self._batch = None
+        if getattr(self, "_ctx", None):
+            L.llama_free(self._ctx)
+            self._ctx = None
+        if getattr(self, "_model", None):
+            L.llama_model_free(self._model)
+            self._model = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
 def completion_logprobs(model: Any, tokenizer: Any, prompts: list[str], completions: list[str], *,
                         batch_size: int = 8) -> list[tuple[float, int]]:
     """``(sum of log-probs, number of tokens)`` of each completion given its prompt under a causal LM:
@@ -633,7 +831,8 @@ def teacher_from_name(name: str, *, task: str | None = None, split: str = "train
                       examples: list[Example] | None = None, batch_size: int = 4) -> Teacher:
     """The teacher a profile names: ``scripted:<step error>`` (:class:`ScriptedTeacher`, coin flip),
     ``replay:<release>`` (:class:`ReplayTeacher` for ``task``/``split``), ``endpoint``
-    (:class:`HTTPTeacher` at ``$COTLAB_TEACHER_URL``, model ``$COTLAB_TEACHER_MODEL``), or a model
+    (:class:`HTTPTeacher` at ``$COTLAB_TEACHER_URL``, model ``$COTLAB_TEACHER_MODEL``), ``gguf:<model>`` (a registry
+    model's GGUF run by llama.cpp: :class:`GGUFTeacher`), or a model
     (registry name, local dir or hub id: :class:`LocalTeacher`)."""
     import os
     if name.startswith("scripted:"):
@@ -657,6 +856,8 @@ def teacher_from_name(name: str, *, task: str | None = None, split: str = "train
             raise ValueError("teacher 'endpoint' needs COTLAB_TEACHER_URL (an OpenAI-compatible base URL, e.g. "
                              "http://127.0.0.1:8000/v1) and optionally COTLAB_TEACHER_MODEL")
         return HTTPTeacher(url, model=os.environ.get("COTLAB_TEACHER_MODEL"))
+    if name.startswith("gguf:"):
+        return GGUFTeacher(name.split(":", 1)[1])
     return LocalTeacher(name, batch_size=batch_size)
 
 

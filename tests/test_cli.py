@@ -186,6 +186,10 @@ def test_sample_needs_exactly_one_teacher(tmp_path):
         cli("sample", "--task", "quarel", "--endpoint", "http://127.0.0.1:9/v1", "--replay", "mario", "--out", "x"))
     assert "takes no --model" in one_line_error(
         cli("sample", "--task", "quarel", "--replay", "mario", "--model", "smollm2-135m", "--out", "x"))
+    # llama.cpp runs a registry model's GGUF here: not a server, not a replay, not a hub id
+    for extra in (("--endpoint", "http://127.0.0.1:9/v1"), ("--model", "HuggingFaceTB/SmolLM2-135M")):
+        line = one_line_error(cli("sample", "--task", "quarel", "--engine", "llama.cpp", *extra, "--out", "x"))
+        assert "--engine llama.cpp runs a registry model's GGUF locally" in line and "smollm2-135m" in line
 
 
 def test_main_returns_exit_codes_in_process(capsys):

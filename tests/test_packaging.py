@@ -19,7 +19,8 @@ def _name(req: str) -> str:
 def test_environment_yml_pins_exactly_what_pyproject_pins():
     py = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     want = {_name(r): r.replace(" ", "") for r in
-            py["dependencies"] + py["optional-dependencies"]["dev"] + py["optional-dependencies"]["lab"]}
+            py["dependencies"] + py["optional-dependencies"]["dev"] + py["optional-dependencies"]["lab"]
+            + py["optional-dependencies"]["gguf"]}
     env = yaml.safe_load((REPO / "environment.yml").read_text())
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
     got = {_name(r): r.replace(" ", "") for r in pip if not r.startswith(("-", "--"))}
@@ -34,10 +35,10 @@ def test_every_third_party_import_of_the_helpers_is_declared():
     py = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     declared = {_name(r) for r in py["dependencies"]} | {"tuned-lens"}
     module_of = {"sklearn": "scikit-learn", "sentence_transformers": "sentence-transformers", "yaml": "pyyaml",
-                 "tuned_lens": "tuned-lens", "PIL": "pillow"}
+                 "tuned_lens": "tuned-lens", "PIL": "pillow", "llama_cpp": "llama-cpp-python"}
     provided = {"numpy": "torch", "pyyaml": "transformers", "jinja2": "torch", "huggingface_hub": "transformers",
                 "safetensors": "transformers", "tokenizers": "transformers", "pillow": "matplotlib",
-                "nbclient": "nbclient", "selenium": "dev"}
+                "nbclient": "nbclient", "selenium": "dev", "llama-cpp-python": "gguf"}
     stdlib = set(__import__("sys").stdlib_module_names)
     missing = set()
     for f in (REPO / "helpers").glob("*.py"):

@@ -148,3 +148,11 @@ def test_kill_and_resume_sample_command(teacher, data_dir, tmp_path):
                           cache=cache_dir, progress=False)
     assert len(cache_file.read_bytes().splitlines()) == 5
     assert [e.samples for e in again.entries] == [e.samples for e in corpus.entries]
+
+
+def test_missing_llama_cpp_is_one_clear_error(monkeypatch):
+    """The llama.cpp teacher is an optional extra: without it, one line says how to get it."""
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)
+    from helpers.teacher import GGUFTeacher, TeacherError
+    with pytest.raises(TeacherError, match="needs llama-cpp-python.*make gguf"):
+        GGUFTeacher("smollm2-135m")
