@@ -3,6 +3,7 @@
 #   make lesson    the course lesson: notebooks 00–04 on course (≤ 90 min on 2 cores from a clean cache)
 #   make test      the whole test suite (CI)
 #   make lab       JupyterLab on notebooks/ (the .py notebooks open as notebooks)
+#   make gguf      llama.cpp (the optional `gguf` extra) for the gguf:<model> teachers
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv

@@ -32,7 +32,8 @@ The profiles:
 
 A teacher is named ``scripted:<step error>`` (:class:`helpers.teacher.ScriptedTeacher`),
 ``replay:<release>`` (:class:`helpers.teacher.ReplayTeacher`), ``endpoint`` (an OpenAI-compatible
-server at ``$COTLAB_TEACHER_URL``) or a model (registry name, local dir or hub id).
+server at ``$COTLAB_TEACHER_URL``), ``gguf:<registry model>`` (its GGUF run by llama.cpp:
+:class:`helpers.teacher.GGUFTeacher`, the ``gguf`` extra) or a model (registry name, local dir or hub id).
 """
 from __future__ import annotations
 
