@@ -150,23 +150,22 @@ plots.savefig(fig, "01_table2a_prompting");
 # %% [markdown]
 # ## Conclusions (course profile: coin flip, 24 dev questions, 4-shot CoT prompts)
 #
-# Written for the committed course run (`results/course/table2a_prompting.md`, a budget of 80 new tokens: the
-# profile now sizes it from the prompt set, 112 for this teacher, and that run has not been repeated yet);
-# other profiles print their own numbers above. With 24 questions every interval is ±20 points: read
-# directions, not decimals.
+# Written for the committed course run (`results/course/table2a_prompting.md`, re-run on 2026-12-07 with the
+# budget sized from the prompt set: 112 new tokens for this teacher; `table2a_raw_completions.md` shows what each
+# model wrote); other profiles print their own numbers above. With 24 questions every interval is ±20 points:
+# read directions, not decimals. These 24 questions are 16 "(a)" and 8 "(b)": a constant "(a)" scores 66.7%, a
+# constant "(b)" 33.3% — the `pred_counts` of each row say which rows are constants.
 #
-# * **The live local teacher cannot be the course's teacher.** `qwen2.5-0.5b` prompted with four worked
-#   coin-flip CoTs is right 25.0% [8.3, 41.7] of the time with its greedy CoT, and 41.7% of its CoTs end
-#   without an answer sentence within 80 tokens — mostly on 5-person questions, whose exemplar-length chain
-#   is ≈ 88 tokens: a budget cut, not only wrong reasoning (the `length_cut_rate` column says which);
-#   self-consistency (k=3) lifts it to 37.5% [20.8, 58.3]. Answering *without* a CoT it scores
-#   66.7% [45.8, 83.3] — but that run answered "(a)" to every question, on a subset where 16 of 24 answers
-#   are (a): a constant predictor at the subset's majority class, not evidence that its chains of thought
-#   hurt it. SCoTD's premise is a teacher whose CoTs are mostly right (GPT-3: 83.3%
-#   greedy on QuaRel), so `course` distils from the scripted teacher (71.7% of its CoTs right, 85.7% by
-#   majority of 5 — notebook 03), and the live teacher is shown here for what it is.
-# * **The un-distilled student is at chance** with or without CoT (33.3% / 33.3% / 37.5%, all intervals
-#   covering 50%): whatever notebook 03's students can do, they learned from the corpus.
+# * **The live local teacher cannot be the course's teacher.** With room for a whole chain (the earlier run's 80
+#   tokens cut 41.7% of them; now 0% are cut and every CoT ends in an answer), `qwen2.5-0.5b`'s greedy CoT is
+#   right on 41.7% [20.8, 62.5] — answering "(b)" to 22 of 24 questions, next to a constant predictor;
+#   self-consistency (k=3) 37.5% [16.7, 58.3] (21 of 24 "(b)"). Answering *without* a CoT it scores 66.7% — by
+#   answering "(a)" to all 24: the subset's majority class, not evidence that its chains of thought hurt it.
+#   SCoTD's premise is a teacher whose CoTs are mostly right (GPT-3: 83.3% greedy on QuaRel), so `course` distils
+#   from the scripted teacher (71.7% of its CoTs right, 85.7% by majority of 5 — notebook 03), and the live
+#   teacher is shown here for what it is. (On IMDb the larger `qwen2.5-1.5b` is a usable teacher: notebook 06.)
+# * **The un-distilled student is at chance** with or without CoT (33.3% / 33.3% / 37.5% — "(b)" to 24, 23 and
+#   21 questions; all intervals covering 50%): whatever notebook 03's students can do, they learned from the corpus.
 # * The paper's Table 2(a) has no coin-flip column; its OPT-1.3B is likewise near or below chance
 #   prompted (9.7% no-CoT, 39.6% greedy CoT on QuaRel).
 
