@@ -321,11 +321,39 @@ def resolve(name_or_path: str) -> Path | str:
                      "an existing directory, or a hub id (owner/name)")
 
 
+def _gguf_tokenizer_dir(name: str) -> Path:
+    """A registry model's tokenizer alone, read once from its GGUF and saved (a few MB): what a teacher that runs
+    the GGUF itself (:class:`helpers.teacher.GGUFTeacher`) needs, without dequantizing the weights (6.7 GB of
+    fp32 for qwen2.5-1.5b). :func:`convert` saves the same tokenizer (read from the same file) beside the weights."""
+    from transformers import AutoTokenizer
+    out = config.cache_dir() / "tokenizers" / name
+    if (out / "cotlab_tokenizer.json").exists():
+        return out
+    src = gguf_path(name)
+    with _lock(out.parent / f".{name}.lock"):
+        if not (out / "cotlab_tokenizer.json").exists():
+            tmp = out.with_name(out.name + ".tmp")
+            shutil.rmtree(tmp, ignore_errors=True)
+            AutoTokenizer.from_pretrained(str(src.parent), gguf_file=src.name).save_pretrained(tmp)
+            (tmp / "cotlab_tokenizer.json").write_text(json.dumps({"name": name, "source_gguf": src.name}))
+            shutil.rmtree(out, ignore_errors=True)
+            os.replace(tmp, out)
+    return out
+
+
 def load_tokenizer(name_or_path: str):
-    """The tokenizer of :func:`load_model` alone (no weights loaded): ``pad_token`` set, padding left."""
+    """The tokenizer of :func:`load_model` alone (no weights loaded): ``pad_token`` set, padding left. For a
+    registry model not converted yet, read from its GGUF and kept alone (:func:`_gguf_tokenizer_dir`): asking for
+    a tokenizer never dequantizes a model."""
     from transformers import AutoTokenizer
 
-    src = resolve(name_or_path)
+    spec = REGISTRY.get(name_or_path)
+    if (spec is not None and spec.kind == "causal" and not spec.derived_from
+            and os.environ.get("COTLAB_PREFER_HUB") != "1"
+            and not (converted_dir(name_or_path) / "cotlab_model.json").exists()):
+        src = _gguf_tokenizer_dir(name_or_path)
+    else:
+        src = resolve(name_or_path)
     try:
         tok = AutoTokenizer.from_pretrained(str(src))
     except OSError as e:

@@ -95,3 +95,19 @@ def test_embedder_and_word_vectors_load_offline():
     kv = models.load_word_vectors("glove-50d")
     assert len(kv) == 400000 and kv.vector_size == 50
     assert "harder" in [w for w, _ in kv.most_similar("easier", topn=10)]
+
+
+def test_a_tokenizer_alone_never_dequantizes_the_model(smollm, tmp_path, monkeypatch, data_dir):
+    """A registry model not converted yet (a fresh cache): its tokenizer is read from the GGUF and kept alone (what
+    the llama.cpp teacher needs), no weights are written, and it tokenizes exactly as the converted checkpoint's."""
+    from helpers.prompts import build_prompt
+    from helpers.tasks import load_task
+    converted_tok, _ = smollm
+    monkeypatch.setenv("COTLAB_CACHE", str(tmp_path))
+    tok = models.load_tokenizer("smollm2-135m")
+    assert (tmp_path / "tokenizers" / "smollm2-135m" / "cotlab_tokenizer.json").exists()
+    assert not (tmp_path / "models" / "smollm2-135m").exists()
+    assert tok.pad_token is not None and tok.padding_side == "left"
+    texts = [build_prompt(ex, shots=2) + " So the answer is (a).<|im_end|>" for ex in load_task("quarel", "train", limit=3)]
+    assert [tok(t)["input_ids"] for t in texts] == [converted_tok(t)["input_ids"] for t in texts]
+    assert (tok.eos_token_id, tok.pad_token_id) == (converted_tok.eos_token_id, converted_tok.pad_token_id)
