@@ -284,8 +284,9 @@ class GGUFTeacher(Teacher):
     ``temperature`` (no top-k / top-p / min-p / penalties) from numpy's generator seeded by (seed, prompt index,
     sample index). llama.cpp's arithmetic depends on how tokens are batched (the prompt is therefore evaluated in
     chunks aligned to position 0), so a sample also depends on the samples decoded beside it: the same call gives
-    the same samples, a call with another ``n`` or ``n_seq`` other (equally valid) ones. ``logprob`` is the sum over generated tokens of
-    ``log softmax(raw logits)`` — the model's own likelihood, as :class:`LocalTeacher` records it. The arithmetic
+    the same samples, a call with another ``n`` or ``n_seq`` other (equally valid) ones. ``logprob`` is the sum
+    over generated tokens of ``log softmax(raw logits)`` — the model's own likelihood, as :class:`LocalTeacher`
+    records it. The arithmetic
     is llama.cpp's (quantized matmuls), so its samples are cached under their own teacher id (``gguf:…``).
     """
 
@@ -312,7 +313,7 @@ class GGUFTeacher(Teacher):
             n_threads = torch.get_num_threads()
         self.n_threads, self.n_seq, self.n_ctx = int(n_threads), max(1, int(n_seq)), int(n_ctx)
         self.version = L.__version__
-        if _LLAMA_LOG is None:                        # llama.cpp logs every load to stderr: keep errors only
+        if _LLAMA_LOG is None:                        # llama.cpp logs every load to stderr: silenced
             _LLAMA_LOG = L.llama_log_callback(lambda level, text, data: None)
             L.llama_log_set(_LLAMA_LOG, None)
             L.llama_backend_init()
