@@ -102,6 +102,16 @@ def cut_completion(text: str, stop: Iterable[str] = STOP) -> tuple[str, int]:
     return text[:cut], cut
 
 
+def _ended(text: str, stop: tuple[str, ...]) -> bool:
+    """Whether generation can stop: ``text`` holds a stop string or a completed answer sentence."""
+    return cut_completion(text, stop)[1] < len(text) or bool(_ANSWER_END.search(text))
+
+
+def _greedy_copies(first: "Completion", n: int) -> list["Completion"]:
+    """A greedy decode stands for all ``n`` samples: itself, then copies that bill no prompt tokens."""
+    return [first] + [Completion(**{**asdict(first), "tokens_in": 0}) for _ in range(n - 1)]
+
+
 def _int_seed(*parts: Any) -> int:
     return int(stable_hash(list(parts)), 16) % (2 ** 31 - 1)
 
@@ -142,8 +152,7 @@ class _StopCriteria:
         if todo:
             texts = self.tok.batch_decode(gen[todo], skip_special_tokens=True)
             for r, t in zip(todo, texts):
-                if int(gen[r, -1]) in self.eos_ids or cut_completion(t, self.stop)[1] < len(t) \
-                        or _ANSWER_END.search(t):
+                if int(gen[r, -1]) in self.eos_ids or _ended(t, self.stop):
                     self.done_at[r] = length
         return (self.done_at >= 0).to(input_ids.device)
 
@@ -234,7 +243,7 @@ class LocalTeacher(Teacher):
                                         tokens_in=int(n_in[i]) if j == 0 else 0, token_ids=ids,
                                         token_logprobs=lps, finish_reason=finish))
             if greedy:
-                comps = [comps[0]] + [Completion(**{**asdict(comps[0]), "tokens_in": 0}) for _ in range(n - 1)]
+                comps = _greedy_copies(comps[0], n)
             results.append(comps)
         return results
 
@@ -392,7 +401,7 @@ class GGUFTeacher(Teacher):
                     finish[r] = "stop"
                 else:
                     text = self.tok.decode(ids[r], skip_special_tokens=True)
-                    if cut_completion(text, stop)[1] < len(text) or _ANSWER_END.search(text):
+                    if _ended(text, stop):
                         finish[r] = "stop"
         for s in range(1, k + 1):
             L.llama_memory_seq_rm(self._mem, s, -1, -1)
@@ -434,7 +443,7 @@ class GGUFTeacher(Teacher):
                                         tokens_in=len(pids) if j == 0 else 0, token_ids=ids, token_logprobs=lps,
                                         finish_reason=fin))
             if per == 1 and n > 1:
-                comps = [comps[0]] + [Completion(**{**asdict(comps[0]), "tokens_in": 0}) for _ in range(n - 1)]
+                comps = _greedy_copies(comps[0], n)
             results.append(comps)
         return results
 
