@@ -260,11 +260,8 @@ def fit(p: Protocol, pairs: Sequence[Any], *, seed: int, info: dict[str, Any] | 
     The training window and the decoding budget are sized from ``pairs`` (:meth:`Protocol.train_config`,
     :func:`decode_budget`): a student is never trained on a cut-off target nor decoded with fewer tokens
     than its longest training completion (masked rationales, for one, are far longer than intact ones)."""
-    from .train import longest, pair_token_counts, train_student
-    counts = pair_token_counts(p.student, pairs)      # tokenized once: sizes the window, then checked in training
-    lengths = longest(counts)
-    cfg = p.train_config(seed, longest_pair=lengths["max_pair_tokens"],
-                         longest_completion=lengths["max_completion_tokens"])
+    from .train import train_student
+    cfg, counts, lengths = _fit_config(p, pairs, seed)
     if probes is None and train:
         probes = {"train": (list(train)[:p.n_diag_train], ())}
     dev_eval = None
@@ -293,6 +290,23 @@ def fit(p: Protocol, pairs: Sequence[Any], *, seed: int, info: dict[str, Any] | 
     for k, v in lengths.items():      # students trained before these were recorded
         student.meta.setdefault(k, v)
     return student
+
+
+def _fit_config(p: Protocol, pairs: Sequence[Any], seed: int) -> tuple[Any, Any, dict[str, int]]:
+    """``(TrainConfig, token counts, longest lengths)`` :func:`fit` trains ``pairs`` with: the window and the
+    decoding budget sized from the pairs, tokenized once."""
+    from .train import longest, pair_token_counts
+    counts = pair_token_counts(p.student, pairs)      # tokenized once: sizes the window, then checked in training
+    lengths = longest(counts)
+    cfg = p.train_config(seed, longest_pair=lengths["max_pair_tokens"],
+                         longest_completion=lengths["max_completion_tokens"])
+    return cfg, counts, lengths
+
+
+def fit_key(p: Protocol, pairs: Sequence[Any], *, seed: int) -> str:
+    """The cache key of the student :func:`fit` trains on ``pairs`` (``train.student_key`` of its config)."""
+    from .train import student_key
+    return student_key(p.student, pairs, _fit_config(p, pairs, seed)[0])
 
 
 def _stopping_eval(heldout: list[Any], max_new_tokens: int, stop_at_answer: bool,

@@ -163,7 +163,7 @@ def test_the_course_wadhwa_students_are_the_creatures_sweeps():
     s = sweep.GRIDS["creatures-confirm"][0]
     screen = sweep.GRIDS["creatures-screen"][0]
     assert D.task == "creatures" and prof.distill.task == "coinflip"
-    assert replace(D.protocol(prof), seeds=s.seeds) == s.protocol() and s.seeds == (0, 1, 2)
+    assert replace(D.protocol(prof), seeds=s.seeds) == s.protocol() and s.seeds == (0, 1, 2, 3, 4)
     assert D.budget.min_train_accuracy == 0.9 and screen.budget == replace(D.budget, min_train_accuracy=0.0)
     st = protocol.setup(D.protocol(prof), D.teacher, D.n_samples)
     assert set(st.controls) == {"dev_seen", "dev_new"}
@@ -178,3 +178,17 @@ def test_the_course_wadhwa_students_are_the_creatures_sweeps():
     lab = get_profile("lab")
     assert lab.wadhwa_distill == lab.distill
     assert get_profile("lab", wadhwa={"distill": {"n_train": 50}}).wadhwa_distill.task == lab.distill.task
+
+
+def test_every_committed_sweep_record_names_the_student_todays_code_would_find():
+    """Each run record in ``results/sweep/runs`` is rebuilt from its setting with today's code (corpus, pairs,
+    window, budget → cache key): a change that alters the key of a committed student — a default moved, a field
+    renamed in the trainer's config — fails here, not as hours of silent retraining when the sweep resumes."""
+    from pathlib import Path
+    runs = Path(__file__).resolve().parent.parent / "results" / "sweep" / "runs"
+    records = [json.loads(p.read_text()) for p in sorted(runs.glob("*.json"))]
+    assert len(records) >= 40
+    keys = sweep.record_keys(records)
+    wrong = [f"{r['setting_name']} {r['condition']} s{r['seed']}: recorded {r['student_key']}, rebuilt {k}"
+             for r, k in zip(records, keys) if k != r["student_key"]]
+    assert not wrong, wrong
