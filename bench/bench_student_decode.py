@@ -16,11 +16,15 @@ Other engines on the same questions, each against the batch-16 ``generate`` deco
 * ``int8_dynamic`` — ``torch.ao`` dynamic int8 quantization of every linear layer but the LM head, per
   output channel (fbgemm kernels; the only lower precision that runs natively on a CPU without bf16);
 * ``continuous_batching`` — transformers' ``generate_batch`` (paged KV cache, finished rows replaced by
-  waiting ones instead of being carried to the longest row's end).
+  waiting ones instead of being carried to the longest row's end);
+* ``llama.cpp:<type>`` (``f32``, ``f16``, ``q8_0``) — the student exported to GGUF
+  (:func:`helpers.models.export_gguf`, cached under ``$COTLAB_CACHE/bench``) and decoded by llama.cpp through
+  llama-cpp-python (the ``gguf`` extra), every question in its own sequence, one ``llama_decode`` per step for
+  all unfinished ones; ``BENCH_KV_UNIFIED=1`` puts them in one unified KV cache instead of one stream each.
 
 Env: ``BENCH_STUDENT`` (a trained student's cache folder; default: the newest cached student with weights that
 was trained on a Greedy-CoT target of the coin flip), ``BENCH_BATCHES`` ("16,32,64"), ``BENCH_N`` (all),
-``BENCH_THREADS``, ``BENCH_ENGINES`` ("int8_dynamic,continuous_batching"; "" for none).
+``BENCH_THREADS``, ``BENCH_ENGINES`` ("int8_dynamic,continuous_batching"; "" for none; e.g. "llama.cpp:q8_0").
 """
 from __future__ import annotations
 
@@ -48,6 +52,7 @@ from helpers.train import STUDENT_META, has_weights  # noqa: E402
 BATCHES = [int(b) for b in os.environ.get("BENCH_BATCHES", "16,32,64").split(",")]
 N = int(os.environ["BENCH_N"]) if os.environ.get("BENCH_N") else None
 ENGINES = [e for e in os.environ.get("BENCH_ENGINES", "int8_dynamic,continuous_batching").split(",") if e]
+_SILENT = None
 
 
 def int8_dynamic(model):
@@ -74,6 +79,85 @@ def continuous_batching(model, tok, dev, max_new):
                                    warmup=False)
     ids = [_cut_at_eos(out[f"req_{i}"].generated_tokens, eos, tok.pad_token_id) for i in range(len(dev))]
     return [(tok.decode(t, skip_special_tokens=False), len(t)) for t in ids]
+
+
+def llama_cpp_greedy(path, tok, dev, max_new, qtype, threads, eos_ids):
+    """Greedy texts of ``dev`` from llama.cpp (llama-cpp-python's C API) running the student exported to GGUF
+    (:func:`helpers.models.export_gguf`, ``qtype``): every question in its own sequence of one unified KV cache,
+    the prompts evaluated together, then one token of every unfinished sequence per ``llama_decode`` — the batch
+    shape of the protocol's decode. Token ids come from the student's own tokenizer (same prompts as
+    :func:`helpers.decode.generate`); argmax over the raw logits; cut at EOS and decoded as it cuts and decodes.
+    Returns ``([(text, n_tokens)], export_seconds)``."""
+    import llama_cpp as L
+    import numpy as np
+
+    from helpers.models import export_gguf
+    from helpers.prompts import format_input
+    meta = json.loads((path / STUDENT_META).read_text())
+    out = config.cache_dir() / "bench" / f"{path.name}.{qtype}.gguf"
+    t0 = time.perf_counter()
+    if not out.exists():
+        export_gguf(path, meta["student"], out, qtype)
+    export_s = time.perf_counter() - t0
+    global _SILENT
+    if _SILENT is None:                               # llama.cpp logs every load to stderr: silenced
+        _SILENT = L.llama_log_callback(_silent)
+    L.llama_log_set(_SILENT, None)
+    L.llama_backend_init()
+    model = L.llama_model_load_from_file(str(out).encode(), L.llama_model_default_params())
+    prompts = [tok(format_input(ex))["input_ids"] for ex in dev]
+    n = len(prompts)
+    cp = L.llama_context_default_params()
+    cp.n_ctx = n * (max(len(p) for p in prompts) + max_new + 8)
+    cp.n_batch = cp.n_ubatch = 1024
+    cp.n_seq_max = n
+    cp.n_threads = cp.n_threads_batch = threads
+    # one KV stream per sequence: in a unified cache every row attends (masked) over all sequences' cells
+    cp.kv_unified = os.environ.get("BENCH_KV_UNIFIED", "0") == "1"
+    ctx = L.llama_init_from_model(model, cp)
+    n_vocab = L.llama_vocab_n_tokens(L.llama_model_get_vocab(model))
+    batch = L.llama_batch_init(1024, 0, 1)
+    eos = set(eos_ids)
+
+    def run(rows):                                   # (token, pos, seq, logits?) → logits of the flagged rows
+        outs = []
+        for i in range(0, len(rows), 1024):
+            part = rows[i:i + 1024]
+            batch.n_tokens = len(part)
+            for j, (t, pos, seq, lg) in enumerate(part):
+                batch.token[j], batch.pos[j], batch.n_seq_id[j], batch.logits[j] = t, pos, 1, lg
+                batch.seq_id[j][0] = seq
+            if L.llama_decode(ctx, batch) != 0:
+                raise RuntimeError("llama_decode failed")
+            k = sum(1 for r in part if r[3])
+            if k:
+                outs.append(np.ctypeslib.as_array(L.llama_get_logits(ctx), shape=(k, n_vocab)).argmax(1))
+        return np.concatenate(outs) if outs else np.zeros(0, dtype=int)
+
+    gen: list[list[int]] = [[] for _ in range(n)]
+    nxt = run([(t, q, s, q == len(p) - 1) for s, p in enumerate(prompts) for q, t in enumerate(p)])
+    live = list(range(n))
+    for step in range(max_new):
+        still = []
+        for s, t in zip(live, nxt):
+            t = int(t)
+            if t in eos:
+                continue
+            gen[s].append(t)
+            if len(gen[s]) < max_new:
+                still.append(s)
+        live = still
+        if not live:
+            break
+        nxt = run([(gen[s][-1], len(prompts[s]) + len(gen[s]) - 1, s, True) for s in live])
+    L.llama_batch_free(batch)
+    L.llama_free(ctx)
+    L.llama_model_free(model)
+    return [(tok.decode(g, skip_special_tokens=False), len(g)) for g in gen], export_s
+
+
+def _silent(level, text, data):
+    return None
 
 
 def find_student() -> Path:
@@ -136,8 +220,16 @@ def main() -> None:
             secs = time.perf_counter() - t0
             toks = sum(n for _, n in got)
             outs = [(t, extract_answer(ex, t)) for (t, _), ex in zip(got, dev)]
+        elif engine.startswith("llama.cpp:"):
+            from helpers.decode import _eos_ids
+            got, export_s = llama_cpp_greedy(path, tok, dev, max_new, engine.split(":", 1)[1], torch.get_num_threads(),
+                                             _eos_ids(model, tok))
+            secs = time.perf_counter() - t0 - export_s
+            toks = sum(n for _, n in got)
+            outs = [(t, extract_answer(ex, t)) for (t, _), ex in zip(got, dev)]
         else:
-            raise SystemExit(f"BENCH_ENGINES: unknown engine {engine!r}; valid: int8_dynamic, continuous_batching")
+            raise SystemExit(f"BENCH_ENGINES: unknown engine {engine!r}; valid: int8_dynamic, continuous_batching, "
+                             "llama.cpp:f32, llama.cpp:f16, llama.cpp:q8_0")
         emit_line("student_decode", f"engine:{engine}:tokens_per_s", toks / secs, "tokens/s", seconds=round(secs, 1),
                   generated_tokens=toks, reference="generate, batch 16, fp32",
                   ratio_to_generate=round(toks / secs / ref_rate, 3) if ref_rate else None,

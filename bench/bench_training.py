@@ -55,7 +55,7 @@ from helpers.rationales import load_rationales  # noqa: E402
 from helpers.targets import build_pairs  # noqa: E402
 from helpers.tasks import load_task  # noqa: E402
 from helpers.cpu_training import training_attn_implementation  # noqa: E402
-from helpers.train import TrainConfig, _padding_stats, build_trainer  # noqa: E402
+from helpers.train import Budget, TrainConfig, _padding_stats, build_trainer  # noqa: E402
 
 STUDENT = os.environ.get("BENCH_STUDENT", "smollm2-135m")
 STEPS = int(os.environ.get("BENCH_STEPS", 6))
@@ -141,7 +141,7 @@ def run_precision(tok0, model0, pairs, bf16: bool, fast: bool = True) -> dict:
 
     tok, model = copy.deepcopy(tok0), copy.deepcopy(model0)
     tok.padding_side = "right"
-    cfg = TrainConfig(lr=1e-5, batch_size=BATCH, max_steps=STEPS + 1, max_seq_len=256, bf16=bf16)
+    cfg = TrainConfig(Budget(steps=STEPS + 1, lr=1e-5, batch_size=BATCH, warmup_ratio=0.0), max_seq_len=256, bf16=bf16)
     marks: list[tuple[float, int]] = []          # (time, tokens seen) at the end of each trainer step
     raw_dt: list[float] = []                     # seconds of the raw steps run after each mark
     shapes: list[tuple[int, int, int]] = []      # per step: non-padding tokens, padded tokens, loss tokens

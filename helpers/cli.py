@@ -756,9 +756,10 @@ def cmd_train(args: Any) -> int:
         examples = load_task(args.task, "train", limit=limit)
         pairs = pairs_from_examples(examples, args.target, **kw)
         data_info = {"split": "train", "n_questions": len(examples)}
-    overrides = {"lr": args.lr, "epochs": args.epochs, "batch_size": args.batch_size, "lora": args.lora,
-                 "max_steps": -1 if args.epochs is not None and args.max_steps is None else args.max_steps}
-    cfg = replace(profile.protocol().train_config(args.seed), **{k: v for k, v in overrides.items() if v is not None})
+    budget = {"lr": args.lr, "batch_size": args.batch_size,
+              "steps": -1 if args.epochs is not None and args.max_steps is None else args.max_steps}
+    cfg = profile.protocol().train_config(args.seed).with_budget(**{k: v for k, v in budget.items() if v is not None})
+    cfg = replace(cfg, **{k: v for k, v in {"epochs": args.epochs, "lora": args.lora}.items() if v is not None})
     model = args.model or profile.student
     print(f"{args.target}: {len(pairs)} pairs from {data_info['n_questions']} questions; student {model}; "
           f"lr {cfg.lr} epochs {cfg.epochs} batch {cfg.batch_size} lora {cfg.lora} seed {cfg.seed}")

@@ -262,6 +262,89 @@ def convert(name: str, force: bool = False) -> Path:
     return out
 
 
+GGUF_EXPORT_TYPES = ("f32", "f16", "q8_0")
+
+
+def export_gguf(model_dir: str | Path, base: str, out: str | Path, qtype: str = "f32") -> Path:
+    """A trained student (a transformers checkpoint fine-tuned from registry model ``base``) written as a GGUF
+    file llama.cpp runs: ``base``'s own GGUF is the template — its metadata and tokenizer copied as they are —
+    and each of its tensors is replaced by the student's, under the GGUF's names and layout (llama.cpp's rotary
+    layout for the query and key projections, the inverse of the permutation transformers undoes when it loads a
+    GGUF), stored as ``qtype``: ``f32``, ``f16`` or ``q8_0`` (blocks of 32 weights with one scale each; the norms
+    stay f32). Llama-architecture models without added tokens only (a student with a new filler token has a
+    vocabulary the template does not)."""
+    import gguf
+    import numpy as np
+    import torch
+
+    if qtype not in GGUF_EXPORT_TYPES:
+        raise ValueError(f"unknown GGUF export type {qtype!r}; valid: {list(GGUF_EXPORT_TYPES)}")
+    reader = gguf.GGUFReader(str(gguf_path(base)))
+    arch = reader.fields[gguf.Keys.General.ARCHITECTURE].contents()
+    if arch != "llama":
+        raise ModelError(f"GGUF export supports llama-architecture models; {base} is {arch!r}")
+    n_head = int(reader.fields["llama.attention.head_count"].contents())
+    n_kv = int(reader.fields["llama.attention.head_count_kv"].contents())
+    n_blocks = int(reader.fields["llama.block_count"].contents())
+    from safetensors.torch import load_file
+    files = sorted(Path(model_dir).glob("*.safetensors"))
+    if not files:
+        raise ModelError(f"{model_dir}: no safetensors weights to export")
+    state = {k: v for f in files for k, v in load_file(str(f)).items()}
+    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, n_blocks)
+    weights: dict[str, np.ndarray] = {}
+    for k, v in state.items():
+        if k == "lm_head.weight":
+            continue                                  # tied to the embeddings (the template has no output.weight)
+        name = names.get_name(k, try_suffixes=(".weight", ".bias"))
+        if name is None:
+            raise ModelError(f"{model_dir}: no GGUF name for tensor {k}")
+        w = v.to(torch.float32).numpy()
+        if k.endswith("q_proj.weight") or k.endswith("k_proj.weight"):
+            h = n_head if k.endswith("q_proj.weight") else n_kv
+            w = w.reshape(h, 2, w.shape[0] // h // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+        weights[name] = w
+    expected = {t.name for t in reader.tensors}
+    if set(weights) != expected:
+        raise ModelError(f"{model_dir}: tensors do not match {base}'s GGUF: missing {sorted(expected - set(weights))[:5]}, "
+                         f"extra {sorted(set(weights) - expected)[:5]}")
+    emb = weights["token_embd.weight"]
+    n_vocab = int(reader.fields["llama.vocab_size"].contents()) if "llama.vocab_size" in reader.fields else None
+    if n_vocab is not None and emb.shape[0] != n_vocab:
+        raise ModelError(f"{model_dir}: vocabulary of {emb.shape[0]} tokens, {base}'s GGUF has {n_vocab} "
+                         "(a student with added tokens cannot use the template's tokenizer)")
+    ftype = {"f32": gguf.LlamaFileType.ALL_F32, "f16": gguf.LlamaFileType.MOSTLY_F16,
+             "q8_0": gguf.LlamaFileType.MOSTLY_Q8_0}[qtype]
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    writer = gguf.GGUFWriter(str(tmp), arch)
+    for f in reader.fields.values():
+        if f.name == gguf.Keys.General.ARCHITECTURE or f.name.startswith("GGUF."):
+            continue
+        if f.name == gguf.Keys.General.FILE_TYPE:
+            writer.add_key_value(f.name, int(ftype), gguf.GGUFValueType.UINT32)
+            continue
+        vtype = f.types[0]
+        writer.add_key_value(f.name, f.contents(), vtype,
+                             sub_type=f.types[-1] if vtype == gguf.GGUFValueType.ARRAY else None)
+    for t in reader.tensors:                          # the template's order
+        w = weights[t.name]
+        if w.ndim == 1 or qtype == "f32":
+            writer.add_tensor(t.name, w.astype(np.float32))
+        elif qtype == "f16":
+            writer.add_tensor(t.name, w.astype(np.float16))
+        else:
+            q = gguf.quantize(w, gguf.GGMLQuantizationType.Q8_0)
+            writer.add_tensor(t.name, q, raw_shape=q.shape, raw_dtype=gguf.GGMLQuantizationType.Q8_0)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    os.replace(tmp, out)
+    return out
+
+
 def _derive(spec: ModelSpec, out: Path) -> Path:
     """A small model with ``spec.derived_from``'s tokenizer and architecture, ``config_overrides`` applied,
     randomly initialised with seed 0 (deterministic), saved like a converted model."""

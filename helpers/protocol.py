@@ -38,62 +38,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
 from .config import workers  # noqa: F401  (protocol.workers: how many students run_units runs at once)
+from .train import Budget  # noqa: F401  (the trainer consumes it; protocol.Budget: every comparison holds one)
 
-
-
-@dataclass(frozen=True)
-class Budget:
-    """One training budget, identical for every condition compared."""
-    steps: int                      # optimizer steps
-    batch_size: int = 8
-    lr: float = 2e-4
-    warmup_ratio: float = 0.1       # linear warm-up over this share of the steps ...
-    schedule: str = "linear"        # ... then this decay to 0 (transformers scheduler name)
-    grad_accum: int = 1
-    # Early stopping (Wadhwa et al. §2: evaluate every K steps, patience 10, threshold 0.02) on the
-    # held-out slice of *train* — never the reported split. 0 = off: every student takes ``steps``.
-    eval_every: int = 0
-    patience: int = 10
-    threshold: float = 0.02
-    # a learning curve: at every evaluation also record the accuracy on the first ``n_diag_train`` training
-    # questions and the teacher-forced answer loss on training and held-out pairs (costs a decode and two
-    # forward passes per evaluation; the weights trained are the same)
-    probe: bool = False
-    # what counts as progress: "heldout" (held-out accuracy) or "learned" (held-out or train-slice accuracy:
-    # a student stops only when it has stopped learning its own training questions too; implies ``probe``)
-    rule: str = "heldout"
-    # rule "learned": patience counts only once the student answers this share of its own training questions
-    # (the train-slice probe) right — a student at chance on them has stalled, not converged, and trains on to the
-    # cap (0 = off; students trained before it existed keep their cache keys)
-    min_train_accuracy: float = 0.0
-
-    @property
-    def early_stopping(self) -> bool:
-        return self.eval_every > 0
-
-    def describe(self) -> str:
-        text = (f"{self.steps} optimizer steps × batch {self.batch_size * self.grad_accum} "
-                f"(= {self.steps * self.batch_size * self.grad_accum} training sequences) for every condition; "
-                f"AdamW lr {self.lr:g}, {self.warmup_ratio:.0%} linear warm-up, then {self.schedule} decay")
-        if self.early_stopping and self.rule == "learned":
-            text = (f"every condition trained by one rule: until neither its held-out accuracy nor its accuracy on "
-                    f"its own training questions improves by {self.threshold:g} for {self.patience} evaluations "
-                    f"(every {self.eval_every} steps, from the end of the warm-up"
-                    + (f" and not before it answers {self.min_train_accuracy:.0%} of its own training questions right"
-                       if self.min_train_accuracy else "")
-                    + f"; the weights of the best held-out accuracy kept), at most "
-                    f"{self.steps} steps × batch {self.batch_size * self.grad_accum}; AdamW lr {self.lr:g}, "
-                    f"{self.warmup_ratio:.0%} linear warm-up, then {self.schedule} decay over the {self.steps}-step cap")
-        elif self.early_stopping:
-            text += (f"; early stopping on the held-out slice of train (accuracy every {self.eval_every} steps, "
-                     f"patience {self.patience}, threshold {self.threshold:g}; best weights kept), so "
-                     f"{self.steps} steps is the most any student takes")
-        return text
 
 
 @dataclass(frozen=True)
@@ -138,20 +89,13 @@ class Protocol:
         return d
 
     def train_config(self, seed: int, *, longest_pair: int = 0, longest_completion: int = 0) -> Any:
-        """The trainer's config for ``seed``. The window is ``max_seq_len``, widened (to a multiple of 32)
-        to hold the unit's longest pair whole — truncation would cut a CoT-before target's answer off —
-        and early stopping decodes with the unit's :func:`decode_budget`."""
+        """The trainer's config for ``seed``: the protocol's :class:`Budget` as it is, the window
+        ``max_seq_len`` widened (to a multiple of 32) to hold the unit's longest pair whole — truncation would
+        cut a CoT-before target's answer off — and early stopping decoding with the unit's :func:`decode_budget`."""
         from .train import TrainConfig
-        b = self.budget
         window = self.max_seq_len if longest_pair <= self.max_seq_len else -(-longest_pair // 32) * 32
-        return TrainConfig(lr=b.lr, max_steps=b.steps, batch_size=b.batch_size, grad_accum=b.grad_accum,
-                           warmup_ratio=b.warmup_ratio, lr_scheduler=b.schedule, lora=self.lora,
-                           max_seq_len=window, seed=seed, epochs=1.0, eval_every=b.eval_every,
-                           patience=b.patience, threshold=b.threshold, n_dev_eval=self.n_heldout,
-                           eval_max_new_tokens=max(self.max_new_tokens, longest_completion),
-                           probe=b.probe or b.rule == "learned", stop_rule=b.rule,
-                           min_steps=math.ceil(b.warmup_ratio * b.steps) if b.rule == "learned" else 0,
-                           min_train_accuracy=b.min_train_accuracy if b.rule == "learned" else 0.0)
+        return TrainConfig(self.budget, seed=seed, max_seq_len=window, lora=self.lora, n_dev_eval=self.n_heldout,
+                           eval_max_new_tokens=max(self.max_new_tokens, longest_completion))
 
 
 # ------------------------------------------------------------------------------------------ data
@@ -465,20 +409,27 @@ class Decodes(list):
         return (Decodes, (list(self), list(self.named)))
 
 
-def _run_unit(p: Protocol, u: Unit, threads: int | None = None) -> tuple[Any, list[list[Any]]]:
+class UnitResult(NamedTuple):
+    """What :func:`run_units` returns per unit: the trained ``student`` and its ``decodes`` (:class:`Decodes`:
+    one prediction list per decode of the unit, also by name). A tuple, so ``student, (preds, *_) = result``."""
+    student: Any
+    decodes: Decodes
+
+
+def _run_unit(p: Protocol, u: Unit, threads: int | None = None) -> UnitResult:
     if threads:
         import torch
         torch.set_num_threads(threads)
     student = fit(p, list(u.pairs), seed=u.seed, info=u.info, heldout=list(u.heldout) or None,
                   probes={name: (ex, pairs) for name, ex, pairs in u.probes} or None)
-    return student, Decodes([decode(p, student, list(ex), method, seed=u.seed)
-                             for ex, method in u.decodes], u.names)
+    return UnitResult(student, Decodes([decode(p, student, list(ex), method, seed=u.seed)
+                                        for ex, method in u.decodes], u.names))
 
 
 def run_units(p: Protocol, units: Mapping[Any, Unit], *, n_workers: int | None = None,
-              progress: bool = True) -> dict[Any, tuple[Any, list[list[Any]]]]:
+              progress: bool = True) -> dict[Any, UnitResult]:
     """Train and decode every unit of ``units`` (``key → Unit``; the key is the notebook's own, e.g.
-    ``(condition, seed)``) and return ``key → (student, [predictions per decode])``, in ``units``' order —
+    ``(condition, seed)``) and return ``key →`` :class:`UnitResult` ``(student, decodes)``, in ``units``' order —
     ``n_workers`` (default :func:`workers`) at a time, each worker a process with an equal share of this
     process's torch threads. Units are independent and each student and decode lands in the cache the
     moment it is done, so a run cut off resumes. With one worker everything runs here, in order."""

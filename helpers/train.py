@@ -34,6 +34,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import math
 import os
 import shutil
 import time
@@ -61,62 +62,133 @@ TRAIN_CODE_VERSION = 1          # bump when a change alters what a given key tra
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """Hyper-parameters of one fine-tuning run (the profile's training fields plus options)."""
-    lr: float = 1e-4
-    epochs: float = 1.0
+class Budget:
+    """One training budget — the schedule and the stopping rule — identical for every condition compared: what
+    a :class:`helpers.protocol.Protocol` holds and the trainer (:class:`TrainConfig`) consumes as it is.
+    ``steps = -1`` trains ``TrainConfig.epochs`` epochs instead (``python -m helpers train --epochs``)."""
+    steps: int                      # optimizer steps
     batch_size: int = 8
+    lr: float = 2e-4
+    warmup_ratio: float = 0.1       # linear warm-up over this share of the steps ...
+    schedule: str = "linear"        # ... then this decay to 0 (transformers scheduler name)
     grad_accum: int = 1
-    max_steps: int = -1
-    lora: bool = False
-    max_seq_len: int = 320
-    seed: int = 0
-    bf16: bool | None = None           # None: bf16 autocast where supported
-    warmup_ratio: float = 0.0        # fraction of steps with linear warm-up (transformers warmup_steps < 1)
-    weight_decay: float = 0.0
-    lr_scheduler: str = "linear"
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
-    # early stopping on dev accuracy (0 = off)
+    # Early stopping (Wadhwa et al. §2: evaluate every K steps, patience 10, threshold 0.02) on the
+    # held-out slice of *train* — never the reported split. 0 = off: every student takes ``steps``.
     eval_every: int = 0
     patience: int = 10
     threshold: float = 0.02
-    n_dev_eval: int = 64
-    eval_max_new_tokens: int = 64
-    probe: bool = False              # also record train-slice accuracy and answer losses at each evaluation
-    # what counts as progress for early stopping: "heldout" (held-out accuracy alone) or "learned" (held-out
-    # *or* train-slice accuracy improves: a student stops only once it has stopped learning its own training
-    # questions too; needs the probe's train-slice accuracy)
-    stop_rule: str = "heldout"
-    # no stopping before this many steps (the protocol sets the warm-up's length for the rule "learned": an
-    # evaluation during warm-up is recorded and can set the best weights, but never counts against patience)
-    min_steps: int = 0
-    # rule "learned" only: patience counts only once the train-slice accuracy has reached this share — a student
-    # still at chance on its own training questions trains on, up to the cap (0 = off)
+    # a learning curve: at every evaluation also record the accuracy on the first ``n_diag_train`` training
+    # questions and the teacher-forced answer loss on training and held-out pairs (costs a decode and two
+    # forward passes per evaluation; the weights trained are the same)
+    probe: bool = False
+    # what counts as progress: "heldout" (held-out accuracy) or "learned" (held-out or train-slice accuracy:
+    # a student stops only when it has stopped learning its own training questions too; implies ``probe``)
+    rule: str = "heldout"
+    # rule "learned": patience counts only once the student answers this share of its own training questions
+    # (the train-slice probe) right — a student at chance on them has stalled, not converged, and trains on to the
+    # cap (0 = off; students trained before it existed keep their cache keys)
     min_train_accuracy: float = 0.0
 
+    @property
+    def early_stopping(self) -> bool:
+        return self.eval_every > 0
+
+    def describe(self) -> str:
+        text = (f"{self.steps} optimizer steps × batch {self.batch_size * self.grad_accum} "
+                f"(= {self.steps * self.batch_size * self.grad_accum} training sequences) for every condition; "
+                f"AdamW lr {self.lr:g}, {self.warmup_ratio:.0%} linear warm-up, then {self.schedule} decay")
+        if self.early_stopping and self.rule == "learned":
+            text = (f"every condition trained by one rule: until neither its held-out accuracy nor its accuracy on "
+                    f"its own training questions improves by {self.threshold:g} for {self.patience} evaluations "
+                    f"(every {self.eval_every} steps, from the end of the warm-up"
+                    + (f" and not before it answers {self.min_train_accuracy:.0%} of its own training questions right"
+                       if self.min_train_accuracy else "")
+                    + f"; the weights of the best held-out accuracy kept), at most "
+                    f"{self.steps} steps × batch {self.batch_size * self.grad_accum}; AdamW lr {self.lr:g}, "
+                    f"{self.warmup_ratio:.0%} linear warm-up, then {self.schedule} decay over the {self.steps}-step cap")
+        elif self.early_stopping:
+            text += (f"; early stopping on the held-out slice of train (accuracy every {self.eval_every} steps, "
+                     f"patience {self.patience}, threshold {self.threshold:g}; best weights kept), so "
+                     f"{self.steps} steps is the most any student takes")
+        return text
+
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One fine-tuning run: a :class:`Budget` (the schedule and stopping rule every compared condition shares) and
+    the run's own options — seed, window, LoRA, precision, what early stopping decodes."""
+    budget: Budget
+    seed: int = 0
+    max_seq_len: int = 256
+    epochs: float = 1.0                # with ``budget.steps = -1`` only: train this many epochs
+    lora: bool = False
+    bf16: bool | None = None           # None: bf16 autocast where supported
+    weight_decay: float = 0.0
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    n_dev_eval: int = 64               # held-out questions an early-stopping evaluation decodes
+    eval_max_new_tokens: int = 64
+
+    # the budget's fields under the trainer's names (transformers' and the stopper's)
+    lr = property(lambda self: self.budget.lr)
+    batch_size = property(lambda self: self.budget.batch_size)
+    grad_accum = property(lambda self: self.budget.grad_accum)
+    max_steps = property(lambda self: self.budget.steps)
+    warmup_ratio = property(lambda self: self.budget.warmup_ratio)
+    lr_scheduler = property(lambda self: self.budget.schedule)
+    eval_every = property(lambda self: self.budget.eval_every)
+    patience = property(lambda self: self.budget.patience)
+    threshold = property(lambda self: self.budget.threshold)
+    stop_rule = property(lambda self: self.budget.rule)
+
+    @property
+    def probe(self) -> bool:
+        """Record train-slice accuracy and answer losses at each evaluation (the rule "learned" needs them)."""
+        return self.budget.probe or self.budget.rule == "learned"
+
+    @property
+    def min_steps(self) -> int:
+        """No stop before this step: for the rule "learned", the warm-up (an evaluation during it is recorded and
+        can set the best weights, but never counts against patience)."""
+        b = self.budget
+        return math.ceil(b.warmup_ratio * b.steps) if b.rule == "learned" and b.steps > 0 else 0
+
+    @property
+    def min_train_accuracy(self) -> float:
+        """Rule "learned" only: patience counts once the train-slice accuracy has reached this share."""
+        return self.budget.min_train_accuracy if self.budget.rule == "learned" else 0.0
+
+    def with_budget(self, **changes: Any) -> "TrainConfig":
+        """This config with ``changes`` to its budget (``cfg.with_budget(min_train_accuracy=0.0)``)."""
+        return replace(self, budget=replace(self.budget, **changes))
 
     def key_fields(self) -> dict[str, Any]:
-        d = asdict(self)
-        for k in ("lr", "epochs", "warmup_ratio", "weight_decay", "lora_dropout", "threshold"):
-            d[k] = float(d[k])              # epochs=1 and epochs=1.0 train the same student
-        if not self.lora:
-            for k in ("lora_r", "lora_alpha", "lora_dropout"):
-                d.pop(k)
-        if not self.eval_every:
-            for k in ("patience", "threshold", "n_dev_eval", "eval_max_new_tokens"):
-                d.pop(k)
-        if not (self.eval_every and self.probe):
-            d.pop("probe")                  # students trained before probes existed keep their keys
-        if not self.eval_every or self.stop_rule == "heldout":
-            d.pop("stop_rule")
-        if not self.eval_every or not self.min_steps:
-            d.pop("min_steps")
-        if not self.eval_every or not self.min_train_accuracy:
-            d.pop("min_train_accuracy")     # students trained before the requirement existed keep their keys
+        """The hyper-parameters a student's cache key holds — under the names and with the omissions they have
+        always had, so a student trained before the budget moved here keeps its key
+        (``tests/test_sweep.py`` rebuilds every committed sweep record's key)."""
+        d: dict[str, Any] = {
+            "lr": float(self.lr), "epochs": float(self.epochs), "batch_size": self.batch_size,
+            "grad_accum": self.grad_accum, "max_steps": self.max_steps, "lora": self.lora,
+            "max_seq_len": self.max_seq_len, "seed": self.seed, "bf16": self.bf16,
+            "warmup_ratio": float(self.warmup_ratio), "weight_decay": float(self.weight_decay),
+            "lr_scheduler": self.lr_scheduler}
+        if self.lora:
+            d.update(lora_r=self.lora_r, lora_alpha=self.lora_alpha, lora_dropout=float(self.lora_dropout))
+        if self.eval_every:
+            d.update(eval_every=self.eval_every, patience=self.patience, threshold=float(self.threshold),
+                     n_dev_eval=self.n_dev_eval, eval_max_new_tokens=self.eval_max_new_tokens)
+            if self.probe:
+                d["probe"] = True            # students trained before probes existed keep their keys
+            if self.stop_rule != "heldout":
+                d["stop_rule"] = self.stop_rule
+            if self.min_steps:
+                d["min_steps"] = self.min_steps
+            if self.min_train_accuracy:      # students trained before the requirement existed keep their keys
+                d["min_train_accuracy"] = float(self.min_train_accuracy)
         else:
-            d["min_train_accuracy"] = float(d["min_train_accuracy"])
+            d["eval_every"] = 0
         return d
 
 
@@ -504,7 +576,7 @@ def same_student_under_rule(student: str, pairs: Sequence[Pair], cfg: TrainConfi
     if not (cfg.eval_every and cfg.min_train_accuracy and cfg.stop_rule == "learned"):
         return None
     from dataclasses import replace
-    old = cached_student(student, pairs, replace(cfg, min_train_accuracy=0.0))
+    old = cached_student(student, pairs, cfg.with_budget(min_train_accuracy=0.0))
     if old is None or old.meta.get("stopped_by") != "patience" or not old.meta.get("dev_curve"):
         return None
     again = replay_rule(old.meta["dev_curve"], patience=cfg.patience, threshold=cfg.threshold, rule=cfg.stop_rule,

@@ -11,9 +11,9 @@ from helpers import cache
 from helpers.cli import main
 from helpers.tasks import load_task
 from helpers.targets import pairs_from_examples
-from helpers.train import TrainConfig, train_student
+from helpers.train import Budget, TrainConfig, train_student
 
-CFG = TrainConfig(lr=5e-4, batch_size=2, max_steps=2, max_seq_len=256, seed=0, bf16=False)
+CFG = TrainConfig(Budget(steps=2, lr=5e-4, batch_size=2, warmup_ratio=0.0), max_seq_len=256, seed=0, bf16=False)
 
 
 @pytest.fixture

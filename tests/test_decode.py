@@ -19,11 +19,11 @@ def answering(smollm, tmp_path_factory):
     import copy
 
     from helpers.targets import pairs_from_examples
-    from helpers.train import TrainConfig, build_trainer
+    from helpers.train import Budget, TrainConfig, build_trainer
     tok, model = copy.deepcopy(smollm)
     tok.padding_side = "right"
     pairs = pairs_from_examples(load_task("quarel", "train", limit=4), "label_only")
-    cfg = TrainConfig(lr=1e-3, batch_size=4, max_steps=4, max_seq_len=160, bf16=False)
+    cfg = TrainConfig(Budget(steps=4, lr=1e-3, batch_size=4, warmup_ratio=0.0), max_seq_len=160, bf16=False)
     build_trainer(tok, model, pairs, cfg, tmp_path_factory.mktemp("tr")).train()
     model.eval()
     tok.padding_side = "left"

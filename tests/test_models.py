@@ -111,3 +111,25 @@ def test_a_tokenizer_alone_never_dequantizes_the_model(smollm, tmp_path, monkeyp
     texts = [build_prompt(ex, shots=2) + " So the answer is (a).<|im_end|>" for ex in load_task("quarel", "train", limit=3)]
     assert [tok(t)["input_ids"] for t in texts] == [converted_tok(t)["input_ids"] for t in texts]
     assert (tok.eos_token_id, tok.pad_token_id) == (converted_tok.eos_token_id, converted_tok.pad_token_id)
+
+
+def test_a_student_exported_to_gguf_loads_back_weight_for_weight(smollm, tmp_path):
+    """``export_gguf``: the checkpoint written into the base model's GGUF template (names, rotary layout of q/k)
+    and read back by transformers' own GGUF loader gives every weight back exactly (f32) or to Q8_0's precision;
+    a wrong type or a vocabulary the template lacks is refused."""
+    from transformers import AutoModelForCausalLM
+
+    src = models.converted_dir("smollm2-135m")
+    _, model = smollm
+    ref = {k: v.float() for k, v in model.state_dict().items()}
+    for qtype, tol in (("f32", 0.0), ("q8_0", 0.01)):
+        out = models.export_gguf(src, "smollm2-135m", tmp_path / f"s.{qtype}.gguf", qtype)
+        back = AutoModelForCausalLM.from_pretrained(str(tmp_path), gguf_file=out.name, dtype=torch.float32)
+        got = back.state_dict()
+        assert set(ref) <= set(got)
+        for k, w in ref.items():
+            err = (got[k] - w).abs().max().item()
+            assert err <= tol * w.abs().max().item(), (qtype, k, err)
+        out.unlink()
+    with pytest.raises(ValueError, match="valid:"):
+        models.export_gguf(src, "smollm2-135m", tmp_path / "x.gguf", "q4_k")

@@ -386,8 +386,10 @@ def test_run_units_in_two_workers_fill_the_cache_in_order(tmp_path, monkeypatch)
     assert list(out) == [("cot_after", 1), ("label_only", 1)]
     decode_files = sorted((tmp_path / "cache" / "decodes").glob("*.json"))
     assert len(decode_files) == 6
-    for (c, _), (student, decodes) in out.items():
+    for (c, _), result in out.items():
         u = units[c, 1]
+        student, decodes = result                 # a UnitResult unpacks as (student, decodes) and names them
+        assert isinstance(result, P.UnitResult) and result.student is student and result.decodes is decodes
         # through the worker process and back, the decodes keep their names
         assert isinstance(decodes, P.Decodes) and list(decodes.named) == ["eval:greedy", "train", "heldout"]
         assert decodes.named["heldout"] is decodes[2]

@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 import json
 
 import pytest
 
 from helpers.targets import CONDITIONS, build_pairs, pairs_from_examples
 from helpers.tasks import load_task
-from helpers.train import STUDENT_META, TrainConfig, build_trainer, check_pairs, student_key, train_student
+from helpers.train import STUDENT_META, Budget, TrainConfig, build_trainer, check_pairs, student_key, train_student
 
-TINY = TrainConfig(lr=5e-4, epochs=1, batch_size=2, max_steps=3, max_seq_len=192, seed=0, bf16=False)
+TINY = TrainConfig(Budget(steps=3, lr=5e-4, batch_size=2, warmup_ratio=0.0), max_seq_len=192, seed=0, bf16=False)
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +62,7 @@ def test_collated_labels_mask_the_prompt_and_keep_the_completion(smollm, tmp_pat
     tok, model = _fresh(smollm)
     tok.padding_side = "right"
     pairs = quarel_pairs_by_condition["scotd"] + quarel_pairs_by_condition["label_only"]
-    trainer = build_trainer(tok, model, pairs, TrainConfig(batch_size=len(pairs), max_seq_len=192),
+    trainer = build_trainer(tok, model, pairs, TrainConfig(Budget(steps=-1, batch_size=len(pairs)), max_seq_len=192),
                             tmp_path / "tr")
     batch = next(iter(trainer.get_train_dataloader()))
     completions = {p.completion + tok.eos_token for p in pairs}
@@ -86,7 +87,7 @@ def test_loss_tokens_shows_what_the_trainer_trains_on(smollm, tmp_path, quarel_p
     tok, model = _fresh(smollm)
     tok.padding_side = "right"
     pair = quarel_pairs_by_condition["greedy_cot"][0]
-    trainer = build_trainer(tok, model, [pair], TrainConfig(batch_size=1, max_seq_len=192), tmp_path / "tr")
+    trainer = build_trainer(tok, model, [pair], TrainConfig(Budget(steps=-1, batch_size=1), max_seq_len=192), tmp_path / "tr")
     ((ids, labels, _),) = _sequences(next(iter(trainer.get_train_dataloader())))
     shown = loss_tokens(tok, pair, 192)
     assert [t for t, _ in shown] == [tok.decode([int(i)]) for i in ids]
@@ -112,7 +113,7 @@ def test_packed_batch_gives_each_sequence_its_unpacked_loss(smollm, tmp_path, qu
     tok, model = _fresh(smollm)
     tok.padding_side = "right"
     pairs = quarel_pairs_by_condition["scotd"] + quarel_pairs_by_condition["label_only"]
-    trainer = build_trainer(tok, model, pairs, TrainConfig(batch_size=len(pairs), max_seq_len=192), tmp_path / "tr")
+    trainer = build_trainer(tok, model, pairs, TrainConfig(Budget(steps=-1, batch_size=len(pairs)), max_seq_len=192), tmp_path / "tr")
     batch = next(iter(trainer.get_train_dataloader()))
     assert "attention_mask" not in batch and batch["input_ids"].shape[0] == 1      # packed, no padding
     assert getattr(model.forward, "compact_lm_head", False)
@@ -205,13 +206,13 @@ def test_cache_key_covers_pairs_hyperparameters_and_seed():
     k = student_key("smollm2-135m", a, TINY)
     assert k == student_key("smollm2-135m", list(a), TINY)
     assert k != student_key("smollm2-135m", a[:2], TINY)
-    assert k != student_key("smollm2-135m", a, TrainConfig(**{**TINY.__dict__, "seed": 1}))
-    assert k != student_key("smollm2-135m", a, TrainConfig(**{**TINY.__dict__, "lr": 1e-4}))
+    assert k != student_key("smollm2-135m", a, replace(TINY, seed=1))
+    assert k != student_key("smollm2-135m", a, TINY.with_budget(lr=1e-4))
     assert k != student_key("gemma-3-270m", a, TINY)
 
 
 def test_lora_trains_and_merges(smollm, student_cache, quarel_pairs_by_condition):
-    cfg = TrainConfig(**{**TINY.__dict__, "lora": True, "lr": 2e-3})
+    cfg = replace(TINY.with_budget(lr=2e-3), lora=True)
     st = train_student("smollm2-135m", quarel_pairs_by_condition["cot_after"], cfg,
                        model_and_tokenizer=_fresh(smollm))
     losses = [x["loss"] for x in st.meta["loss_curve"]]
@@ -224,8 +225,8 @@ def test_lora_trains_and_merges(smollm, student_cache, quarel_pairs_by_condition
 def test_early_stopping_on_dev_accuracy(smollm, student_cache, quarel_pairs_by_condition):
     """eval every 2 steps; an improvement of 1.01 is impossible, so patience 1 stops at step 4 of 8
     and the step-2 weights (the best) are restored."""
-    cfg = TrainConfig(**{**TINY.__dict__, "max_steps": 8, "eval_every": 2, "patience": 1, "threshold": 1.01,
-                         "n_dev_eval": 2, "eval_max_new_tokens": 8})
+    cfg = replace(TINY.with_budget(steps=8, eval_every=2, patience=1, threshold=1.01), n_dev_eval=2,
+                  eval_max_new_tokens=8)
     from helpers.decode import dev_accuracy
     dev = load_task("quarel", "dev", limit=2)
     st = train_student("smollm2-135m", quarel_pairs_by_condition["label_only"], cfg,
@@ -355,7 +356,7 @@ def test_a_filler_student_learns_the_reserved_filler(smollm, student_cache):
     exs = load_task("coinflip", "train", limit=16)
     pairs = pairs_from_examples(exs, "filler", k=4, tokenizer=smollm[0])
     assert RESERVED_FILLER * 4 in pairs[0].completion
-    cfg = TrainConfig(lr=2e-4, batch_size=8, max_steps=6, max_seq_len=192, seed=0, bf16=False)
+    cfg = TrainConfig(Budget(steps=6, lr=2e-4, warmup_ratio=0.0), max_seq_len=192, seed=0, bf16=False)
     st = train_student("smollm2-135m", pairs, cfg, model_and_tokenizer=_fresh(smollm))
     assert st.meta["added_filler_token"] and st.meta["filler_init_from"] == "Ġ"
     tok, model = st.load()
