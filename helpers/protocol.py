@@ -36,7 +36,6 @@ The stage verbs, in data-flow order, each owning its cache:
 """
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
@@ -44,7 +43,6 @@ import numpy as np
 
 from .config import workers  # noqa: F401  (protocol.workers: how many students run_units runs at once)
 from .train import Budget  # noqa: F401  (the trainer consumes it; protocol.Budget: every comparison holds one)
-
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,9 @@ runs the best settings at full dev size with 3 seeds.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
-
-import numpy as np
 
 from . import config
 from .profiles import CREATURES

@@ -31,7 +31,6 @@
 """
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import math
@@ -111,7 +110,6 @@ class Budget:
                      f"patience {self.patience}, threshold {self.threshold:g}; best weights kept), so "
                      f"{self.steps} steps is the most any student takes")
         return text
-
 
 
 @dataclass(frozen=True)
@@ -575,7 +573,6 @@ def same_student_under_rule(student: str, pairs: Sequence[Pair], cfg: TrainConfi
     trained it on: it stopped at chance on its own training questions), or if no such student is cached."""
     if not (cfg.eval_every and cfg.min_train_accuracy and cfg.stop_rule == "learned"):
         return None
-    from dataclasses import replace
     old = cached_student(student, pairs, cfg.with_budget(min_train_accuracy=0.0))
     if old is None or old.meta.get("stopped_by") != "patience" or not old.meta.get("dev_curve"):
         return None
