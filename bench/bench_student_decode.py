@@ -52,7 +52,6 @@ from helpers.train import STUDENT_META, has_weights  # noqa: E402
 BATCHES = [int(b) for b in os.environ.get("BENCH_BATCHES", "16,32,64").split(",")]
 N = int(os.environ["BENCH_N"]) if os.environ.get("BENCH_N") else None
 ENGINES = [e for e in os.environ.get("BENCH_ENGINES", "int8_dynamic,continuous_batching").split(",") if e]
-_SILENT = None
 
 
 def int8_dynamic(model):
@@ -92,6 +91,7 @@ def llama_cpp_greedy(path, tok, dev, max_new, qtype, threads, eos_ids):
     import numpy as np
 
     from helpers.models import export_gguf
+    from helpers.teacher import llama_decode_rows, llama_init
     from helpers.prompts import format_input
     meta = json.loads((path / STUDENT_META).read_text())
     out = config.cache_dir() / "bench" / f"{path.name}.{qtype}.gguf"
@@ -99,11 +99,7 @@ def llama_cpp_greedy(path, tok, dev, max_new, qtype, threads, eos_ids):
     if not out.exists():
         export_gguf(path, meta["student"], out, qtype)
     export_s = time.perf_counter() - t0
-    global _SILENT
-    if _SILENT is None:                               # llama.cpp logs every load to stderr: silenced
-        _SILENT = L.llama_log_callback(_silent)
-    L.llama_log_set(_SILENT, None)
-    L.llama_backend_init()
+    llama_init(L)
     model = L.llama_model_load_from_file(str(out).encode(), L.llama_model_default_params())
     prompts = [tok(format_input(ex))["input_ids"] for ex in dev]
     n = len(prompts)
@@ -123,11 +119,7 @@ def llama_cpp_greedy(path, tok, dev, max_new, qtype, threads, eos_ids):
         outs = []
         for i in range(0, len(rows), 1024):
             part = rows[i:i + 1024]
-            batch.n_tokens = len(part)
-            for j, (t, pos, seq, lg) in enumerate(part):
-                batch.token[j], batch.pos[j], batch.n_seq_id[j], batch.logits[j] = t, pos, 1, lg
-                batch.seq_id[j][0] = seq
-            if L.llama_decode(ctx, batch) != 0:
+            if llama_decode_rows(L, ctx, batch, part) != 0:
                 raise RuntimeError("llama_decode failed")
             k = sum(1 for r in part if r[3])
             if k:
@@ -154,10 +146,6 @@ def llama_cpp_greedy(path, tok, dev, max_new, qtype, threads, eos_ids):
     L.llama_free(ctx)
     L.llama_model_free(model)
     return [(tok.decode(g, skip_special_tokens=False), len(g)) for g in gen], export_s
-
-
-def _silent(level, text, data):
-    return None
 
 
 def find_student() -> Path:

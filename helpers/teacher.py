@@ -32,7 +32,7 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Sequence
 
 from .config import UserError
 from .provenance import stable_hash
@@ -281,6 +281,25 @@ class LocalTeacher(Teacher):
 _LLAMA_LOG = None
 
 
+def llama_init(L: Any) -> None:
+    """Silence llama.cpp (it logs every load to stderr) and initialise its backend, once per process."""
+    global _LLAMA_LOG
+    if _LLAMA_LOG is None:
+        _LLAMA_LOG = L.llama_log_callback(lambda level, text, data: None)
+        L.llama_log_set(_LLAMA_LOG, None)
+        L.llama_backend_init()
+
+
+def llama_decode_rows(L: Any, ctx: Any, batch: Any, rows: Sequence[tuple[int, int, int, bool]]) -> int:
+    """One ``llama_decode`` of ``(token, position, sequence, wants logits)`` rows through ``batch``; returns
+    llama.cpp's code (0: done; 1: no room in the KV cache)."""
+    batch.n_tokens = len(rows)
+    for i, (t, pos, seq, lg) in enumerate(rows):
+        batch.token[i], batch.pos[i], batch.n_seq_id[i], batch.logits[i] = t, pos, 1, lg
+        batch.seq_id[i][0] = seq
+    return L.llama_decode(ctx, batch)
+
+
 class GGUFTeacher(Teacher):
     """A registry model's GGUF file sampled by llama.cpp (``llama-cpp-python``'s C API) as it ships: quantized
     weights, not the dequantized fp32 checkpoint :class:`LocalTeacher` runs. Named ``gguf:<model>``.
@@ -312,7 +331,6 @@ class GGUFTeacher(Teacher):
         import numpy as np
 
         from .models import gguf_path, load_tokenizer, model_id
-        global _LLAMA_LOG
         self._L, self._np = L, np
         self.name = model
         self.teacher_id = f"gguf:{model_id(model)}"
@@ -322,10 +340,7 @@ class GGUFTeacher(Teacher):
             n_threads = torch.get_num_threads()
         self.n_threads, self.n_seq, self.n_ctx = int(n_threads), max(1, int(n_seq)), int(n_ctx)
         self.version = L.__version__
-        if _LLAMA_LOG is None:                        # llama.cpp logs every load to stderr: silenced
-            _LLAMA_LOG = L.llama_log_callback(lambda level, text, data: None)
-            L.llama_log_set(_LLAMA_LOG, None)
-            L.llama_backend_init()
+        llama_init(L)
         path = gguf_path(model)
         self._model = L.llama_model_load_from_file(str(path).encode(), L.llama_model_default_params())
         if not self._model:
@@ -354,12 +369,7 @@ class GGUFTeacher(Teacher):
 
     def _decode(self, rows: list[tuple[int, int, int, bool]]) -> None:
         """One ``llama_decode`` of ``(token, position, sequence, wants logits)`` rows."""
-        b = self._batch
-        b.n_tokens = len(rows)
-        for i, (t, pos, seq, lg) in enumerate(rows):
-            b.token[i], b.pos[i], b.n_seq_id[i], b.logits[i] = t, pos, 1, lg
-            b.seq_id[i][0] = seq
-        rc = self._L.llama_decode(self._ctx, b)
+        rc = llama_decode_rows(self._L, self._ctx, self._batch, rows)
         if rc != 0:
             raise TeacherError(f"llama.cpp decode failed (code {rc}; 1 = no room in the KV cache of {self.n_ctx} "
                                "tokens: a smaller n_seq or a larger n_ctx)")
