@@ -4,6 +4,8 @@ The cache (``$COTLAB_CACHE``, :func:`helpers.config.cache_dir`) has one folder p
 
 * ``students/<key>/`` — trained students (:mod:`helpers.train`): weights, tokenizer and the metadata
   ``cotlab_student.json`` (task, condition, steps, how it stopped, …);
+* ``students/<key>.resume/`` — checkpoints of a training run not finished yet (killed; the next run of that
+  student resumes from them, and removes them once it is saved): kind ``checkpoints``;
 * ``decodes/<key>.json`` — every decode of a student (:func:`helpers.decode.decode_student`), keyed by the
   student's key and the decoding settings; small, and the most expensive thing to recompute;
 * ``models/`` — converted GGUF models; ``samples/`` — teacher samples (what a user paid for); ``wordvec/`` —
@@ -23,10 +25,11 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from . import config
-from .train import STUDENT_META, WEIGHT_FILES, has_weights  # noqa: F401  (has_weights: re-exported)
+from .train import (RESUME_SUFFIX, STUDENT_META, WEIGHT_FILES, has_weights,  # noqa: F401  (has_weights: re-exported)
+                    latest_checkpoint)
 
-KINDS = ("students", "decodes", "models", "samples", "wordvec", "other")
-WHAT = ("students", "weights", "decodes", "models", "samples", "all")
+KINDS = ("students", "checkpoints", "decodes", "models", "samples", "wordvec", "other")
+WHAT = ("students", "weights", "checkpoints", "decodes", "models", "samples", "all")
 
 
 @dataclass
@@ -75,6 +78,11 @@ def entries(root: Path | None = None) -> list[Entry]:
             if ".tmp-" in d.name:           # a student being trained (or left by a killed run: train removes it)
                 out.append(Entry("other", d, _size(d), _mtime(d), {"training": True}))
                 continue
+            if d.name.endswith(RESUME_SUFFIX):      # checkpoints of an unfinished run (train resumes from them)
+                found = latest_checkpoint(d)
+                out.append(Entry("checkpoints", d, _size(d), _mtime(d), {
+                    "key": d.name[:-len(RESUME_SUFFIX)], "step": found[1].get("step") if found else None}))
+                continue
             meta_path = d / STUDENT_META
             meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
             info = meta.get("info") or {}
@@ -118,7 +126,7 @@ def select(es: Iterable[Entry], what: str, *, older_than_days: float | None = No
     if older_than_days is not None and older_than_days < 0:
         raise ValueError(f"--older-than must be ≥ 0 days, got {older_than_days:g}")
     es = list(es)
-    kinds = {"all": ("students", "decodes", "models"), "weights": ("students",)}.get(what, (what,))
+    kinds = {"all": ("students", "checkpoints", "decodes", "models"), "weights": ("students",)}.get(what, (what,))
     by_key = {e.info.get("key"): e for e in es if e.kind == "students"}
 
     def ok(e: Entry) -> bool:

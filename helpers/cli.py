@@ -398,10 +398,13 @@ def _add_cache(sub: Any) -> None:
     from .cache import WHAT
     p = _command(sub, "cache", "list what the cache holds (students, decodes, models) with sizes, or prune it",
                  "`cache list` prints each part of $COTLAB_CACHE with its size (--students: one line per trained "
-                 "student: task, condition, steps, converged, weights kept, decodes). `cache prune --what W` removes "
+                 "student: task, condition, steps, converged, weights kept, decodes; and each unfinished run's "
+                 "checkpoint step). `cache prune --what W` removes "
                  "W: students (whole folders), weights (a student's weights only: its metadata and decodes stay, "
-                 "and it is retrained if something needs its weights), decodes, models, samples (teacher samples: "
-                 "only when named), all (students, decodes, models); filtered by --older-than DAYS, --task and "
+                 "and it is retrained if something needs its weights), checkpoints (of killed runs, which the next "
+                 "run of that student would resume from), decodes, models, samples (teacher samples: "
+                 "only when named), all (students, checkpoints, decodes, models); filtered by --older-than DAYS, "
+                 "--task and "
                  "--student; --dry-run shows what would go.")
     p.add_argument("action", choices=("list", "prune"))
     p.add_argument("--what", default=None, choices=WHAT, help="prune: which part")
@@ -445,8 +448,8 @@ def cmd_cache(args: Any) -> int:
     for r in cache.summary(es):
         total += r["bytes"]
         extra = f" ({r['with_weights']} with weights)" if "with_weights" in r else ""
-        print(f"  {r['kind']:<9} {r['entries']:>5} entries {cache.human(r['bytes']):>10}{extra}")
-    print(f"  {'total':<9} {'':>5}         {cache.human(total):>10}")
+        print(f"  {r['kind']:<11} {r['entries']:>5} entries {cache.human(r['bytes']):>10}{extra}")
+    print(f"  {'total':<11} {'':>5}         {cache.human(total):>10}")
     if args.students:
         for e in es:
             if e.kind == "students":
@@ -454,6 +457,10 @@ def cmd_cache(args: Any) -> int:
                 print(f"  {i['key']}  {cache.human(e.bytes):>9}  {i.get('student')}  {i.get('task')}  {i.get('condition')}  "
                       f"steps {i.get('steps')}  converged {i.get('converged')}  weights {'yes' if i['weights'] else 'pruned'}  "
                       f"decodes {i['decodes']}  {e.age_days:.1f} d")
+            elif e.kind == "checkpoints":
+                step = e.info.get("step")
+                print(f"  {e.info['key']}  {cache.human(e.bytes):>9}  unfinished run: "
+                      + (f"resumes from step {step}" if step is not None else "no complete checkpoint yet"))
     return 0
 
 

@@ -26,6 +26,14 @@
   ``cotlab_student.json`` (the completion marker + training metadata: loss curve, time, tokens)
   inside it, so an interrupted run leaves no half student and a re-run reuses a finished one; the
   temporary folders of killed runs (``<key>.tmp-<pid>``, pid no longer alive) are removed by the next run.
+* **Resume.** A run that is killed (a session's end, a crash, Ctrl-C) loses at most one evaluation interval:
+  at every evaluation (``eval_every``; without evaluations every :data:`CHECKPOINT_EVERY` steps) the
+  trainer writes a checkpoint — weights, optimizer, scheduler, RNG states, data position (transformers'
+  own checkpoint) plus the stopping rule's state (its learning curve, patience, kept best weights) — under
+  ``<key>.resume/``, and the next ``train_student`` of the same key resumes from the newest complete one
+  (``tests/test_train.py``: an interrupted and resumed student equals the uninterrupted one). The folder is
+  removed when the student is saved; ``COTLAB_RESUME=0`` turns checkpoints off. An inter-process lock
+  (``<key>.lock``) keeps two processes from training one key at once: the second waits, then reuses it.
 
 ``accelerate launch -m helpers train …`` runs the same code data-parallel on GPUs.
 """
@@ -51,6 +59,14 @@ log = logging.getLogger(__name__)
 
 STUDENT_META = "cotlab_student.json"
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "adapter_model.safetensors")
+RESUME_SUFFIX = ".resume"       # students/<key>.resume/: checkpoints of a run not finished yet
+STOPPER_STATE = "cotlab_stopper-{step}.json"
+CHECKPOINT_EVERY = 50           # steps between checkpoints of a run without evaluations
+
+
+def resume_enabled() -> bool:
+    """Whether training writes checkpoints to resume from (``COTLAB_RESUME=0``: no)."""
+    return os.environ.get("COTLAB_RESUME", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 def has_weights(folder: Path) -> bool:
@@ -450,6 +466,95 @@ class DevAccuracyStopper:
         if self.best_state is not None:
             model.load_state_dict(self.best_state)
 
+    # -- resuming: the rule's state beside a trainer checkpoint --------------------------------------------------
+    _STATE_FIELDS = ("history", "best_step", "best_key", "bad", "progress_acc", "progress_train", "stopped_by")
+
+    def state_dict(self, folder: Path) -> dict[str, Any]:
+        """The rule's state as JSON (its learning curve, patience count, progress marks), writing the kept best
+        weights to ``folder/best-<step>.safetensors`` once per new best (atomic: a temporary name renamed)."""
+        d: dict[str, Any] = {k: getattr(self, k) for k in self._STATE_FIELDS}
+        d["best_key"] = list(self.best_key)
+        d["best_file"] = None
+        if self.best_state is not None:
+            name = f"best-{self.best_step}.safetensors"
+            if not (folder / name).exists():
+                from safetensors.torch import save_file
+                tmp = folder / f".{name}.tmp-{os.getpid()}"
+                save_file({k: v.contiguous() for k, v in self.best_state.items()}, str(tmp))
+                os.replace(tmp, folder / name)
+            d["best_file"] = name
+        return d
+
+    def load_state_dict(self, d: dict[str, Any], folder: Path) -> None:
+        """Restore what :meth:`state_dict` wrote (the best weights from ``folder``)."""
+        for k in self._STATE_FIELDS:
+            setattr(self, k, d[k])
+        self.best_key = tuple(d["best_key"])
+        self.best_state = None
+        if d.get("best_file"):
+            from safetensors.torch import load_file
+            self.best_state = load_file(str(folder / d["best_file"]))
+
+
+class _Checkpoints:
+    """Checkpoints to resume a killed run from, under ``folder`` (``students/<key>.resume/``): transformers
+    saves weights, optimizer, scheduler, RNG and data position as ``checkpoint-<step>/`` (``save_steps``,
+    newest only); at the same steps, just before, this callback writes ``cotlab_resume-<step>.json`` — the
+    stopping rule's state (its best weights in a file beside) and the seconds trained so far. A checkpoint counts
+    only with its JSON, so a run killed between the two resumes from the one before (kept until the new one is
+    complete)."""
+
+    def __init__(self, folder: Path, every: int, stopper: "DevAccuracyStopper | None", seconds_before: float = 0.0):
+        from transformers import TrainerCallback
+        self.folder, self.every, self.stopper = folder, int(every), stopper
+        self.seconds_before, self.t0 = float(seconds_before), time.perf_counter()
+        outer = self
+
+        class _CB(TrainerCallback):
+            def on_step_end(self, args, state, control, **kw):
+                if state.global_step % outer.every == 0 and state.is_world_process_zero:
+                    outer._write(state.global_step)
+
+            def on_save(self, args, state, control, **kw):
+                if state.is_world_process_zero:
+                    outer._prune(state.global_step)
+
+        self.callback = _CB()
+
+    def seconds(self) -> float:
+        return self.seconds_before + time.perf_counter() - self.t0
+
+    def _write(self, step: int) -> None:
+        d = {"step": step, "train_seconds": round(self.seconds(), 2),
+             "stopper": self.stopper.state_dict(self.folder) if self.stopper else None}
+        tmp = self.folder / f".cotlab_resume-{step}.json.tmp-{os.getpid()}"
+        tmp.write_text(json.dumps(d))
+        os.replace(tmp, self.folder / f"cotlab_resume-{step}.json")
+
+    def _prune(self, step: int) -> None:
+        """After ``checkpoint-<step>`` is complete: drop the older resume files and best weights it no longer needs."""
+        path = self.folder / f"cotlab_resume-{step}.json"
+        if not path.exists():
+            return
+        keep = {path.name, (json.loads(path.read_text()).get("stopper") or {}).get("best_file")}
+        for f in [*self.folder.glob("cotlab_resume-*.json"), *self.folder.glob("best-*.safetensors")]:
+            if f.name not in keep:
+                f.unlink(missing_ok=True)
+
+
+def latest_checkpoint(folder: Path) -> tuple[Path, dict[str, Any]] | None:
+    """The newest complete checkpoint under a run's resume folder — ``(checkpoint-<step>/, its resume JSON)`` —
+    or None (no folder, or nothing complete in it)."""
+    if not folder.is_dir():
+        return None
+    steps = sorted((int(p.name.rsplit("-", 1)[1]) for p in folder.glob("checkpoint-*")
+                    if p.name.rsplit("-", 1)[1].isdigit()), reverse=True)
+    for step in steps:
+        ck, meta = folder / f"checkpoint-{step}", folder / f"cotlab_resume-{step}.json"
+        if (ck / "trainer_state.json").exists() and meta.exists():
+            return ck, json.loads(meta.read_text())
+    return None
+
 
 def replay_rule(curve: Sequence[dict[str, Any]], *, patience: int, threshold: float, rule: str = "learned",
                 min_steps: int = 0, min_train_accuracy: float = 0.0, accuracy: str = "dev_accuracy",
@@ -495,7 +600,8 @@ def _padding_stats(trainer: Any, if_padded: bool = False) -> dict[str, int]:
 
 
 def build_trainer(tok: Any, model: Any, pairs: Sequence[Pair], cfg: TrainConfig, output_dir: str | Path, *,
-                  bf16: bool = False, progress: bool = False, cpu_fast_paths: bool = True) -> Any:
+                  bf16: bool = False, progress: bool = False, cpu_fast_paths: bool = True,
+                  checkpoint_every: int = 0) -> Any:
     """The TRL ``SFTTrainer`` for ``pairs`` (prompt-completion records, completion-only loss,
     length-grouped batches). Raises if TRL dropped a pair (a fully masked completion).
 
@@ -506,7 +612,8 @@ def build_trainer(tok: Any, model: Any, pairs: Sequence[Pair], cfg: TrainConfig,
     (:func:`use_compact_lm_head`); bf16 attention is eager (:func:`training_attn_implementation`).
     The same sequences make each step and each carries the same loss as in a padded batch.
     ``cpu_fast_paths=False`` keeps TRL's padded batches, TRL's head and the model's own attention
-    kernel (the benchmark's baseline)."""
+    kernel (the benchmark's baseline). ``checkpoint_every``: save a resumable checkpoint (the newest only) under
+    ``output_dir`` every that many steps; 0: none."""
     import torch
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
@@ -534,7 +641,8 @@ def build_trainer(tok: Any, model: Any, pairs: Sequence[Pair], cfg: TrainConfig,
         bf16=bf16, fp16=False, use_cpu=not torch.cuda.is_available(),
         max_length=cfg.max_seq_len, completion_only_loss=True, packing=False,
         train_sampling_strategy="group_by_length", activation_checkpointing=False,
-        logging_steps=1, logging_first_step=True, save_strategy="no", eval_strategy="no", report_to=[],
+        logging_steps=1, logging_first_step=True, eval_strategy="no", report_to=[],
+        save_strategy="steps" if checkpoint_every else "no", save_steps=checkpoint_every or 500, save_total_limit=1,
         # padding-free rows hold no padding (and pad == EOS for some tokenizers): count every token
         include_num_input_tokens_seen="all" if padding_free else "non_padding", disable_tqdm=not progress,
         dataloader_num_workers=0, remove_unused_columns=True)
@@ -631,14 +739,30 @@ def train_student(student: str, pairs: Sequence[Pair], cfg: TrainConfig, *, mode
     stats = check_pairs(tok, pairs, cfg.max_seq_len, counts=token_counts)
 
     use_bf16 = bf16_supported() if cfg.bf16 is None else cfg.bf16
-    tmp = final.with_name(f"{key}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
-        return _train_into(tok, model, pairs, cfg, student, key, tmp, final, use_bf16, added_filler, stats,
-                           dev_eval, info, progress)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)      # only left behind by a failed run (success renames it)
+    with _training_lock(final):
+        if cache and not force:         # trained by another process while this one waited for the lock
+            found = cached_student(student, pairs, cfg)
+            if found is not None:
+                log.info("reusing cached student %s (trained by another process meanwhile)", final)
+                return found
+        tmp = final.with_name(f"{key}.tmp-{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        try:
+            return _train_into(tok, model, pairs, cfg, student, key, tmp, final, use_bf16, added_filler, stats,
+                               dev_eval, info, progress)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)      # only left behind by a failed run (success renames it)
+
+
+def _training_lock(final: Path) -> Any:
+    """One process trains a key at a time (``<key>.lock``, ``filelock``); none under data parallelism, where every
+    process of the one run trains it together."""
+    import contextlib
+    if world_size() > 1:
+        return contextlib.nullcontext()
+    from filelock import FileLock
+    return FileLock(str(final) + ".lock")
 
 
 def _train_into(tok: Any, model: Any, pairs: Sequence[Pair], cfg: TrainConfig, student: str, key: str, tmp: Path,
@@ -647,18 +771,38 @@ def _train_into(tok: Any, model: Any, pairs: Sequence[Pair], cfg: TrainConfig, s
                 progress: bool) -> Student:
     import torch
 
-    trainer = build_trainer(tok, model, pairs, cfg, tmp / "trainer", bf16=use_bf16, progress=progress)
+    evaluating = bool(cfg.eval_every and dev_eval is not None)
+    resume_dir = final.with_name(final.name + RESUME_SUFFIX) if resume_enabled() else None
+    every = cfg.eval_every if evaluating else CHECKPOINT_EVERY
+    if resume_dir is not None:
+        resume_dir.mkdir(parents=True, exist_ok=True)
+    trainer = build_trainer(tok, model, pairs, cfg, resume_dir or tmp / "trainer", bf16=use_bf16, progress=progress,
+                            checkpoint_every=every if resume_dir is not None else 0)
     stopper = None
-    if cfg.eval_every and dev_eval is not None:
+    if evaluating:
         stopper = DevAccuracyStopper(lambda m: dev_eval(m, tok), cfg.eval_every, cfg.patience, cfg.threshold,
                                      rule=cfg.stop_rule, min_steps=cfg.min_steps,
                                      min_train_accuracy=cfg.min_train_accuracy)
         trainer.add_callback(stopper.callback)
     pad_stats = _padding_stats(trainer)
 
+    found = latest_checkpoint(resume_dir) if resume_dir is not None else None
+    seconds_before = 0.0
+    if found is not None:
+        ck, state = found
+        if stopper is not None and state.get("stopper"):
+            stopper.load_state_dict(state["stopper"], resume_dir)
+        seconds_before = float(state.get("train_seconds") or 0.0)
+        log.info("resuming %s from %s (%.0fs trained before)", final.name, ck, seconds_before)
+    checkpoints = None
+    if resume_dir is not None:
+        checkpoints = _Checkpoints(resume_dir, every, stopper, seconds_before)
+        trainer.add_callback(checkpoints.callback)       # after the stopper's: its state includes this evaluation
+
     t0 = time.perf_counter()
-    result = trainer.train()
-    train_seconds = time.perf_counter() - t0
+    result = trainer.train(resume_from_checkpoint=str(found[0]) if found is not None else None)
+    train_seconds = seconds_before + time.perf_counter() - t0
+    resumed_from = int(found[0].name.rsplit("-", 1)[1]) if found is not None else None
 
     model = trainer.model
     if cfg.lora:
@@ -672,8 +816,11 @@ def _train_into(tok: Any, model: Any, pairs: Sequence[Pair], cfg: TrainConfig, s
             state.wait_for_everyone()
             return Student(final, key, json.loads((final / STUDENT_META).read_text()))
     try:
-        return _save_student(tok, model, trainer, result, cfg, student, key, tmp, final, use_bf16, added_filler,
-                             stats, pad_stats, stopper, info, pairs, train_seconds)
+        saved = _save_student(tok, model, trainer, result, cfg, student, key, tmp, final, use_bf16, added_filler,
+                              stats, pad_stats, stopper, info, pairs, train_seconds, resumed_from)
+        if resume_dir is not None:
+            shutil.rmtree(resume_dir, ignore_errors=True)     # the student is saved: its checkpoints are done with
+        return saved
     finally:
         if world_size() > 1:
             from accelerate import PartialState
@@ -688,7 +835,7 @@ def world_size() -> int:
 def _save_student(tok: Any, model: Any, trainer: Any, result: Any, cfg: TrainConfig, student: str, key: str,
                   tmp: Path, final: Path, use_bf16: bool, added_filler: str | None, stats: dict[str, int],
                   pad_stats: dict[str, int], stopper: Any, info: dict[str, Any] | None, pairs: Sequence[Pair],
-                  train_seconds: float) -> Student:
+                  train_seconds: float, resumed_from: int | None = None) -> Student:
     import torch
     if hasattr(model, "module"):      # unwrapped from DistributedDataParallel
         model = model.module
@@ -710,6 +857,8 @@ def _save_student(tok: Any, model: Any, trainer: Any, result: Any, cfg: TrainCon
         "n_examples": len({p.example_id for p in pairs}), **stats, **pad_stats,
         "global_steps": trainer.state.global_step, "epochs_done": trainer.state.epoch,
         "train_seconds": round(train_seconds, 2), "non_padding_tokens_seen": tokens_seen,
+        # the step of the checkpoint a killed run was resumed from (None: trained in one go)
+        "resumed_from_step": resumed_from,
         "tokens_per_s": round(tokens_seen / train_seconds, 1) if train_seconds else None,
         "train_loss": result.training_loss, "loss_curve": losses,
         "dev_curve": stopper.history if stopper else [],

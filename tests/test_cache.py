@@ -93,3 +93,34 @@ def test_stage_seconds_counts_what_was_trained_and_decoded_since(cached_student)
     assert got["students_trained"] == 1 and got["training_s"] == pytest.approx(st.meta["train_seconds"], abs=0.1)
     assert got["decodes_made"] == 1 and got["decoding_s"] > 0 and got["generated_tokens"] > 0
     assert cache.stage_seconds(time.time() + 60)["students_trained"] == 0
+
+
+def test_a_killed_runs_checkpoints_are_listed_and_pruned(tmp_path, monkeypatch, capsys):
+    """A run killed after a checkpoint leaves ``students/<key>.resume/``: ``cache list`` shows the step it resumes
+    from, ``cache prune --what checkpoints`` removes it (and nothing else)."""
+    import helpers.train as train
+    monkeypatch.setenv("COTLAB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(train, "CHECKPOINT_EVERY", 1)
+    build = train.build_trainer
+
+    def killed_at_step_2(*a, **kw):
+        from transformers import TrainerCallback
+
+        class Kill(TrainerCallback):
+            def on_step_end(self, args, state, control, **k):
+                if state.global_step == 2:
+                    raise KeyboardInterrupt("killed")
+        trainer = build(*a, **kw)
+        trainer.add_callback(Kill())
+        return trainer
+
+    monkeypatch.setattr(train, "build_trainer", killed_at_step_2)
+    pairs = pairs_from_examples(load_task("coinflip", "train", limit=4), "label_only")
+    with pytest.raises(KeyboardInterrupt):
+        train_student("smollm2-tiny", pairs, CFG)
+    [e] = [e for e in cache.entries() if e.kind == "checkpoints"]
+    assert e.info["step"] == 1 and e.bytes > 0 and e.path.name.endswith(train.RESUME_SUFFIX)
+    assert main(["cache", "list", "--students"]) == 0
+    assert f"{e.info['key']}" in (out := capsys.readouterr().out) and "resumes from step 1" in out
+    assert main(["cache", "prune", "--what", "checkpoints"]) == 0
+    assert not e.path.exists() and not [e for e in cache.entries() if e.kind == "checkpoints"]

@@ -236,6 +236,80 @@ def test_early_stopping_on_dev_accuracy(smollm, student_cache, quarel_pairs_by_c
     assert [d["step"] for d in st.meta["dev_curve"]] == [2, 4] and st.meta["best_step"] == 2
 
 
+def _scripted(values):
+    """A dev evaluation returning ``values`` in turn (the rule's read-out, without decoding)."""
+    it = iter(values)
+    return lambda model, tok: {"accuracy": next(it)}
+
+
+def test_a_killed_run_resumes_from_its_last_checkpoint_and_trains_the_same_student(
+        smollm, student_cache, tmp_path, monkeypatch, quarel_pairs_by_condition):
+    """Killed after step 5 (checkpoints at the evaluations, steps 2 and 4), the next ``train_student`` of the same
+    key resumes at step 4 — weights, optimizer, schedule, data position and the rule's state (its curve and the
+    kept best weights, step 4's) — and saves the very student an uninterrupted run saves."""
+    import torch
+    import helpers.train as train
+    from helpers.train import RESUME_SUFFIX, students_dir
+
+    pairs = quarel_pairs_by_condition["scotd"]
+    cfg = TINY.with_budget(steps=6, eval_every=2, patience=10, threshold=0.0)
+    curve = [0.6, 0.9, 0.7]                       # the held-out read-outs at steps 2, 4, 6: step 4's weights are kept
+    whole = train_student("smollm2-135m", pairs, cfg, model_and_tokenizer=_fresh(smollm), dev_eval=_scripted(curve))
+    assert whole.meta["best_step"] == 4 and whole.meta["resumed_from_step"] is None
+    want = whole.load()[1].state_dict()
+
+    monkeypatch.setenv("COTLAB_CACHE", str(tmp_path / "second"))
+    build = train.build_trainer
+
+    def killed_at_step_5(*a, **kw):
+        from transformers import TrainerCallback
+
+        class Kill(TrainerCallback):
+            def on_step_end(self, args, state, control, **k):
+                if state.global_step == 5:
+                    raise KeyboardInterrupt("killed")
+        trainer = build(*a, **kw)
+        trainer.add_callback(Kill())
+        return trainer
+
+    monkeypatch.setattr(train, "build_trainer", killed_at_step_5)
+    with pytest.raises(KeyboardInterrupt):
+        train_student("smollm2-135m", pairs, cfg, model_and_tokenizer=_fresh(smollm), dev_eval=_scripted(curve[:2]))
+    monkeypatch.setattr(train, "build_trainer", build)
+    resume = students_dir() / (whole.key + RESUME_SUFFIX)
+    assert sorted(p.name for p in resume.glob("checkpoint-*")) == ["checkpoint-4"]
+    assert not (students_dir() / whole.key).exists()             # no half student
+
+    again = train_student("smollm2-135m", pairs, cfg, model_and_tokenizer=_fresh(smollm),
+                          dev_eval=_scripted(curve[2:]))        # only step 6 is evaluated again
+    assert not again.reused and again.key == whole.key and again.meta["resumed_from_step"] == 4
+    assert not resume.exists()                                   # removed once the student is saved
+    assert again.meta["dev_curve"] == [{**d, "eval_seconds": a["eval_seconds"]}
+                                       for d, a in zip(whole.meta["dev_curve"], again.meta["dev_curve"])]
+    assert again.meta["best_step"] == 4 and again.meta["global_steps"] == 6
+    assert [x["loss"] for x in again.meta["loss_curve"]] == pytest.approx(
+        [x["loss"] for x in whole.meta["loss_curve"]], rel=1e-5)
+    got = again.load()[1].state_dict()
+    assert got.keys() == want.keys()
+    for k in want:
+        torch.testing.assert_close(got[k], want[k], rtol=0, atol=0, msg=k)
+
+
+def test_latest_checkpoint_skips_one_without_its_resume_record(tmp_path):
+    """A run killed between transformers' checkpoint and the rule's record resumes from the one before."""
+    from helpers.train import latest_checkpoint
+    assert latest_checkpoint(tmp_path / "absent") is None
+    for step, record in ((20, True), (40, False)):
+        (tmp_path / f"checkpoint-{step}").mkdir()
+        (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
+        if record:
+            (tmp_path / f"cotlab_resume-{step}.json").write_text(json.dumps({"step": step, "train_seconds": 9.5}))
+    ck, rec = latest_checkpoint(tmp_path)
+    assert ck.name == "checkpoint-20" and rec["train_seconds"] == 9.5
+    (tmp_path / "checkpoint-20" / "trainer_state.json").unlink()   # incomplete: transformers writes it last
+    assert latest_checkpoint(tmp_path) is None
+
+
 def test_stale_tmp_folders_of_killed_runs_are_removed(student_cache):
     """A run killed mid-way leaves ``<key>.tmp-<pid>``; the next train_student removes it (its pid is dead)
     and leaves the folder of a live run alone. Here the student itself is a cache hit: nothing trains."""
