@@ -131,6 +131,9 @@ GRIDS: dict[str, list[Setting]] = {
     # (tests/test_sweep.py); seed 0's screen students are these (same stop under the requirement, replayed); seeds 3–4
     # because after − none at seeds 0–2 cleared zero by 0.005 points
     "creatures-confirm": [replace(GRID_CREATURES, seeds=(0, 1, 2, 3, 4))],
+    # F8 (Wadhwa Table 2, after the label) on creatures: shuffled rationales after the label, the same setting and
+    # name, so its records sit beside creatures-confirm's label-only and CoT-after students (notebook 11's keys)
+    "creatures-rq2": [replace(GRID_CREATURES, seeds=(0, 1, 2, 3, 4), conditions=("shuffled_after",))],
     # the papers' task at CPU scale (QuaRel + replayed GPT-3, 5 CoTs/question)
     "quarel-screen": [
         Setting("quarel-gpt3-n500-s200", "quarel", "replay:mario_gpt3", n_train=500,
@@ -345,7 +348,10 @@ def findings(rows: Sequence[dict[str, Any]], summary: Sequence[dict[str, Any]] |
 
     * **F1** (SCoTD Table 2b): a CoT student (``greedy_cot`` and/or ``scotd``) beats ``label_only``;
     * **F7** (Wadhwa Table 1): CoT after the label ≥ CoT before > no CoT — ``greedy_cot`` (before) and
-      ``cot_after`` each beat ``label_only``, and ``cot_after`` is not significantly below ``greedy_cot``.
+      ``cot_after`` each beat ``label_only``, and ``cot_after`` is not significantly below ``greedy_cot``;
+    * **F8** (Wadhwa Table 2, the after half): a rationale whose words are shuffled still helps after the label —
+      ``shuffled_after`` beats ``label_only`` and is not significantly below ``cot_after`` (70.6 vs 71.0 on
+      QuaRel in the paper).
 
     ``summary``: ``protocol.summarize(rows, baseline="label_only")`` if the caller has it (not recomputed)."""
     from .protocol import summarize
@@ -362,7 +368,17 @@ def findings(rows: Sequence[dict[str, Any]], summary: Sequence[dict[str, Any]] |
     f7_gaps = [_gap_text(n, x) for n, x in (("before − none", before), ("after − none", after)) if not _better(x)]
     if f7_run and after_before["diff"] < 0 and after_before["p_value"] < ALPHA:
         f7_gaps.append("after − before: significantly below (the paper's order reversed)")
+    shuffled, shuffled_intact = _vs_label_only(summary, "shuffled_after"), _vs(rows, "shuffled_after", "cot_after")
+    f8_run = None not in (shuffled, shuffled_intact)
+    f8 = f8_run and _better(shuffled) and not (shuffled_intact["diff"] < 0 and shuffled_intact["p_value"] < ALPHA)
+    f8_gaps = [_gap_text("shuffled after − none", shuffled)] if f8_run and not _better(shuffled) else []
+    if f8_run and shuffled_intact["diff"] < 0 and shuffled_intact["p_value"] < ALPHA:
+        f8_gaps.append("shuffled after − intact after: significantly below (shuffling hurts after the label)")
     return {
+        "F8": "not run" if not f8_run else "shown" if f8 else "not shown",
+        "F8_detail": "; ".join([_text("shuffled after − none", shuffled),
+                                _text("shuffled after − intact after", shuffled_intact)]) if f8_run else "",
+        "F8_gap": "; ".join(f8_gaps),
         "F1": "not run" if not f1_run else "shown" if f1_shown else "not shown",
         "F1_detail": "; ".join(_text(f"{c} − label_only", s) for c, s in f1_run.items()),
         "F1_gap": "" if f1_shown or not f1_run else "; ".join(_gap_text(f"{c} − label_only", s)
@@ -413,8 +429,8 @@ def write_table() -> Path:
             verdicts.append({"setting": name, "seeds": seeds, **findings(rs, summ)})
         except ValueError as e:
             summ = [{"condition": "?", "error": str(e)}]
-            verdicts.append({"setting": name, "seeds": seeds, "F1": "?", "F7": "?", "F1_detail": str(e),
-                             "F7_detail": "", "F1_gap": "", "F7_gap": ""})
+            verdicts.append({"setting": name, "seeds": seeds, "F1": "?", "F7": "?", "F8": "?", "F1_detail": str(e),
+                             "F7_detail": "", "F8_detail": "", "F1_gap": "", "F7_gap": "", "F8_gap": ""})
         summ = [_majority(rs), *summ]
         for x in summ:
             x["setting"] = name
@@ -449,16 +465,19 @@ def write_table() -> Path:
                if split_rows else "")
             + "\n\n## The papers' findings, per setting\n\n"
             "F1 (SCoTD Table 2b): a CoT student beats label-only. F7 (Wadhwa Table 1): CoT after the label ≥ CoT "
-            "before > no CoT. *Shown*: p < 0.05 in the paper's direction (differences in points, 95% t interval over "
+            "before > no CoT. F8 (Wadhwa Table 2, after the label): a shuffled rationale after the label beats no CoT "
+            "and is not significantly below the intact one (settings that trained `shuffled_after`). *Shown*: p < 0.05 in the paper's direction (differences in points, 95% t interval over "
             "seeds and questions; a one-seed screen's is over questions only). *How far* (where not "
             "shown, by extrapolation): the minimal detectable difference (MDE; α = 0.05, power 0.8, from the "
             "interval's width) and, for a difference in the paper's direction, how many times the sample "
             "(seeds × questions) it would take for the observed difference to reach the MDE, assuming the "
             "interval narrows as 1/√sample (an evaluation split cannot grow past its full size: then only "
             "seeds can), with the CPU-hours of training that many students would take at the measured rate.\n\n"
-            + markdown_table(verdicts, ["setting", "seeds", "F1", "F1_detail", "F7", "F7_detail"])
+            + markdown_table(verdicts, ["setting", "seeds", "F1", "F1_detail", "F7", "F7_detail"]
+                             + (["F8", "F8_detail"] if any(v.get("F8_detail") for v in verdicts) else []))
             + "\n\n### How far each unshown finding is\n\n"
-            + markdown_table([v for v in verdicts if v.get("F1_gap") or v.get("F7_gap")],
-                             ["setting", "F1_gap", "F7_gap"]))
+            + markdown_table([v for v in verdicts if v.get("F1_gap") or v.get("F7_gap") or v.get("F8_gap")],
+                             ["setting", "F1_gap", "F7_gap"]
+                             + (["F8_gap"] if any(v.get("F8_gap") for v in verdicts) else [])))
     (d / "README.md").write_text(text)
     return d / "README.md"

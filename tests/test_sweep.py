@@ -71,6 +71,18 @@ def test_findings_say_whether_f1_and_f7_show():
     assert sweep.findings(_rows(label_only=none))["F1"] == "not run"
 
 
+def test_f8_asks_a_shuffled_rationale_after_the_label_to_help_as_the_intact_one_does():
+    import numpy as np
+    rng = np.random.default_rng(1)
+    none = [rng.random(200) < 0.5 for _ in range(3)]
+    after = [b | (rng.random(200) < 0.3) for b in none]
+    assert sweep.findings(_rows(label_only=none, cot_after=after))["F8"] == "not run"
+    f = sweep.findings(_rows(label_only=none, cot_after=after, shuffled_after=after))
+    assert f["F8"] == "shown" and "shuffled after − intact after +0.0" in f["F8_detail"]
+    f = sweep.findings(_rows(label_only=none, cot_after=after, shuffled_after=none))   # shuffling undoes the gain
+    assert f["F8"] == "not shown" and "significantly below" in f["F8_gap"]
+
+
 def test_how_far_an_unshown_finding_is():
     """The MDE from the interval's width (power 0.8, α 0.05), the sample factor that would bring the observed
     difference to it, and the training CPU-hours of that many students; nothing for the wrong direction."""
@@ -169,11 +181,15 @@ def test_the_course_wadhwa_students_are_the_creatures_sweeps():
     assert set(st.controls) == {"dev_seen", "dev_new"}
     screen_corpus = only_questions(sweep._corpus(s, st.train, st.heldout), st.train)
     for notebook_cond, screen_cond in (("label_only", "label_only"), ("cot_after", "cot_after"),
-                                       ("cot_before", "greedy_cot")):
-        a = pairs_from_corpus(st.train_corpus, notebook_cond, seed=0)
-        b = pairs_from_corpus(screen_corpus, screen_cond, seed=0)
-        cfg = s.protocol().train_config(0)
-        assert student_key(s.student, a, cfg) == student_key(s.student, b, cfg)
+                                       ("cot_before", "greedy_cot"), ("shuffled_after", "shuffled_after")):
+        for seed in (0, 3):
+            a = pairs_from_corpus(st.train_corpus, notebook_cond, seed=seed)
+            b = pairs_from_corpus(screen_corpus, screen_cond, seed=seed)
+            cfg = s.protocol().train_config(seed)
+            assert student_key(s.student, a, cfg) == student_key(s.student, b, cfg)
+    # notebook 11's F8 students are creatures-rq2's, recorded under the same setting name as creatures-confirm's
+    rq2 = sweep.GRIDS["creatures-rq2"][0]
+    assert rq2.name == s.name and rq2.protocol() == s.protocol() and rq2.conditions == ("shuffled_after",)
     # and the lab profile keeps 10–12 on its own distill block
     lab = get_profile("lab")
     assert lab.wadhwa_distill == lab.distill
