@@ -25,7 +25,7 @@ from typing import Any
 from .provenance import stable_hash
 from .sample_cache import SampleCache, cache_path_for
 from .tasks import Choice, DataError, Example, iter_jsonl
-from .teacher import Completion, Request, SampleParams, Teacher
+from .teacher import Completion, Request, SampleParams, Teacher, TeacherError
 
 #: Share of teacher CoTs discarded by the supervised filter in SCoTD (§3.1, GPT-3 code-davinci-002, N=30).
 PAPER_DISCARD_RATES: dict[str, float] = {"csqa": 0.404, "obqa": 0.450, "quarel": 0.342}

@@ -9,13 +9,9 @@
 """
 from __future__ import annotations
 
-import json
-import math
-import time
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
-from . import config
 from .results import FORMATS, LABELS, _WRITTEN, figure_paths, label  # noqa: F401 (re-exported)
 
 # one colour per condition, everywhere

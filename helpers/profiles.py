@@ -37,7 +37,7 @@ server at ``$COTLAB_TEACHER_URL``), ``gguf:<registry model>`` (its GGUF run by l
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from .protocol import Budget, Protocol

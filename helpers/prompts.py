@@ -19,6 +19,7 @@ sentence, ``extract_answer`` maps generated text back to an option of ``ex.optio
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from .tasks import Example
 

@@ -25,7 +25,6 @@ import json
 import os
 import random
 import re
-import sys
 import threading
 import time
 import warnings
@@ -36,7 +35,6 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from .config import UserError
 from .provenance import stable_hash
-from .sample_cache import SampleCache, cache_path_for
 from .tasks import DataError, Example, load_task
 
 #: Generation stops at a blank line or the next few-shot question; the completion is further cut

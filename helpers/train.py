@@ -769,8 +769,6 @@ def _train_into(tok: Any, model: Any, pairs: Sequence[Pair], cfg: TrainConfig, s
                 final: Path, use_bf16: bool, added_filler: str | None, stats: dict[str, int],
                 dev_eval: Callable[[Any, Any], float] | None, info: dict[str, Any] | None,
                 progress: bool) -> Student:
-    import torch
-
     evaluating = bool(cfg.eval_every and dev_eval is not None)
     resume_dir = final.with_name(final.name + RESUME_SUFFIX) if resume_enabled() else None
     every = cfg.eval_every if evaluating else CHECKPOINT_EVERY

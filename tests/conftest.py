@@ -54,3 +54,30 @@ def data_version(data_dir: Path) -> str:
 @pytest.fixture(scope="session")
 def quarel_train_rows(data_version: str) -> int:
     return QUAREL_TRAIN_ROWS[data_version]
+
+
+@pytest.fixture
+def kill_training(monkeypatch):
+    """``kill_training(step)``: every training run started after this call raises ``KeyboardInterrupt`` at the end
+    of optimizer step ``step`` (as a killed session would stop it); ``kill_training(None)`` lets runs finish again.
+    Everything up to the kill is the real trainer."""
+    import helpers.train as train
+    build = train.build_trainer
+
+    def kill_at(step):
+        if step is None:
+            monkeypatch.setattr(train, "build_trainer", build)
+            return
+
+        def killed(*a, **kw):
+            from transformers import TrainerCallback
+
+            class Kill(TrainerCallback):
+                def on_step_end(self, args, state, control, **k):
+                    if state.global_step == step:
+                        raise KeyboardInterrupt(f"killed after step {step}")
+            trainer = build(*a, **kw)
+            trainer.add_callback(Kill())
+            return trainer
+        monkeypatch.setattr(train, "build_trainer", killed)
+    return kill_at

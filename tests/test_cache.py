@@ -95,26 +95,13 @@ def test_stage_seconds_counts_what_was_trained_and_decoded_since(cached_student)
     assert cache.stage_seconds(time.time() + 60)["students_trained"] == 0
 
 
-def test_a_killed_runs_checkpoints_are_listed_and_pruned(tmp_path, monkeypatch, capsys):
+def test_a_killed_runs_checkpoints_are_listed_and_pruned(tmp_path, monkeypatch, kill_training, capsys):
     """A run killed after a checkpoint leaves ``students/<key>.resume/``: ``cache list`` shows the step it resumes
     from, ``cache prune --what checkpoints`` removes it (and nothing else)."""
     import helpers.train as train
     monkeypatch.setenv("COTLAB_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(train, "CHECKPOINT_EVERY", 1)
-    build = train.build_trainer
-
-    def killed_at_step_2(*a, **kw):
-        from transformers import TrainerCallback
-
-        class Kill(TrainerCallback):
-            def on_step_end(self, args, state, control, **k):
-                if state.global_step == 2:
-                    raise KeyboardInterrupt("killed")
-        trainer = build(*a, **kw)
-        trainer.add_callback(Kill())
-        return trainer
-
-    monkeypatch.setattr(train, "build_trainer", killed_at_step_2)
+    kill_training(2)
     pairs = pairs_from_examples(load_task("coinflip", "train", limit=4), "label_only")
     with pytest.raises(KeyboardInterrupt):
         train_student("smollm2-tiny", pairs, CFG)

@@ -141,3 +141,24 @@ def test_why_a_completion_ended_is_kept_and_counted(tmp_path):
     (tmp_path / "bad.jsonl").write_text(rows[0] + "\n" + json.dumps(row) + "\n")
     with pytest.raises(DataError, match=r"line 2.*samples\[0\]\.finish_reason.*'eos'"):
         load_corpus(tmp_path / "bad.jsonl")
+
+
+def test_a_teacher_that_returns_fewer_samples_than_asked_is_a_clear_error_and_keeps_what_it_returned(tmp_path):
+    """An endpoint that silently drops a sample must not give a corpus with a hole: sampling stops with one line
+    (``TeacherError``, a user-facing error) and the samples that did come back are in the cache for the rerun."""
+    from helpers.sample_cache import SampleCache, cache_path_for
+    from helpers.teacher import Completion, Teacher, TeacherError
+
+    class DropsOne(Teacher):
+        teacher_id = "drops-one"
+
+        def generate(self, requests, params, seed):
+            for r in requests:
+                for k in r.ks:
+                    if (r.example.id, k) != (requests[0].example.id, 0):
+                        yield r, k, Completion(text=" The coin stays heads. So the answer is (a).")
+
+    exs = load_task("coinflip", "train", limit=2)
+    with pytest.raises(TeacherError, match="1 samples are missing after sampling; rerun to resume"):
+        sample_corpus(DropsOne(), exs, n=2, cache=tmp_path, progress=False)
+    assert len(SampleCache(cache_path_for("drops-one", tmp_path), "drops-one")) == 3

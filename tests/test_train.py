@@ -243,12 +243,11 @@ def _scripted(values):
 
 
 def test_a_killed_run_resumes_from_its_last_checkpoint_and_trains_the_same_student(
-        smollm, student_cache, tmp_path, monkeypatch, quarel_pairs_by_condition):
+        smollm, student_cache, tmp_path, monkeypatch, kill_training, quarel_pairs_by_condition):
     """Killed after step 5 (checkpoints at the evaluations, steps 2 and 4), the next ``train_student`` of the same
     key resumes at step 4 — weights, optimizer, schedule, data position and the rule's state (its curve and the
     kept best weights, step 4's) — and saves the very student an uninterrupted run saves."""
     import torch
-    import helpers.train as train
     from helpers.train import RESUME_SUFFIX, students_dir
 
     pairs = quarel_pairs_by_condition["scotd"]
@@ -259,23 +258,10 @@ def test_a_killed_run_resumes_from_its_last_checkpoint_and_trains_the_same_stude
     want = whole.load()[1].state_dict()
 
     monkeypatch.setenv("COTLAB_CACHE", str(tmp_path / "second"))
-    build = train.build_trainer
-
-    def killed_at_step_5(*a, **kw):
-        from transformers import TrainerCallback
-
-        class Kill(TrainerCallback):
-            def on_step_end(self, args, state, control, **k):
-                if state.global_step == 5:
-                    raise KeyboardInterrupt("killed")
-        trainer = build(*a, **kw)
-        trainer.add_callback(Kill())
-        return trainer
-
-    monkeypatch.setattr(train, "build_trainer", killed_at_step_5)
+    kill_training(5)
     with pytest.raises(KeyboardInterrupt):
         train_student("smollm2-135m", pairs, cfg, model_and_tokenizer=_fresh(smollm), dev_eval=_scripted(curve[:2]))
-    monkeypatch.setattr(train, "build_trainer", build)
+    kill_training(None)
     resume = students_dir() / (whole.key + RESUME_SUFFIX)
     assert sorted(p.name for p in resume.glob("checkpoint-*")) == ["checkpoint-4"]
     assert not (students_dir() / whole.key).exists()             # no half student
@@ -523,7 +509,6 @@ def test_accelerate_launch_on_two_cpu_processes_trains_the_same_student(tmp_path
     import subprocess
     import sys
 
-    import torch
     from safetensors.torch import load_file
 
     from helpers.models import load_model
