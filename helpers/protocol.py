@@ -462,16 +462,17 @@ def run_units(p: Protocol, units: Mapping[Any, Unit], *, n_workers: int | None =
     return {k: out[k] for k in keys}
 
 
-def answer_pairs(corpus: Any, condition: str) -> Callable[[Sequence[Any]], list[Any]]:
+def answer_pairs(corpus: Any, condition: str, options: dict[str, Any] | None = None
+                 ) -> Callable[[Sequence[Any]], list[Any]]:
     """``pairs_for(examples)`` for :func:`score`: one gold-label training pair per question of ``examples``
     in ``condition``'s format (SCoTD's several CoTs per question are scored as Greedy-CoT: the same format),
-    built from ``corpus`` (which must hold those questions)."""
+    built from ``corpus`` (which must hold those questions); ``options``: the condition's own (a masked share ``p``)."""
     from .corpus import only_questions
     from .targets import pairs_from_corpus
     cond = "greedy_cot" if condition == "scotd" else condition
 
     def pairs_for(examples: Sequence[Any]) -> list[Any]:
-        return pairs_from_corpus(only_questions(corpus, examples), cond, supervised=True)
+        return pairs_from_corpus(only_questions(corpus, examples), cond, supervised=True, **(options or {}))
     return pairs_for
 
 

@@ -132,8 +132,10 @@ GRIDS: dict[str, list[Setting]] = {
     # because after − none at seeds 0–2 cleared zero by 0.005 points
     "creatures-confirm": [replace(GRID_CREATURES, seeds=(0, 1, 2, 3, 4))],
     # F8 (Wadhwa Table 2, after the label) on creatures: shuffled rationales after the label, the same setting and
-    # name, so its records sit beside creatures-confirm's label-only and CoT-after students (notebook 11's keys)
-    "creatures-rq2": [replace(GRID_CREATURES, seeds=(0, 1, 2, 3, 4), conditions=("shuffled_after",))],
+    # name, so its records sit beside creatures-confirm's label-only and CoT-after students (notebook 11's keys) ...
+    # and F9 (Fig. 4, after the label) at the course's masked shares (notebook 11: Wadhwa.mask_fractions)
+    "creatures-rq2": [replace(GRID_CREATURES, seeds=(0, 1, 2, 3, 4),
+                              conditions=("shuffled_after", "masked_after@0.5", "masked_after@1.0"))],
     # the papers' task at CPU scale (QuaRel + replayed GPT-3, 5 CoTs/question)
     "quarel-screen": [
         Setting("quarel-gpt3-n500-s200", "quarel", "replay:mario_gpt3", n_train=500,
@@ -147,6 +149,35 @@ GRIDS: dict[str, list[Setting]] = {
     # F1 showed on the CSQA screen (seed 0): the same setting for seeds 1 and 2 (seed 0's records are reused)
     "csqa-confirm": [replace(_CSQA, conditions=("greedy_cot", "label_only"), seeds=(0, 1, 2))],
 }
+
+
+def condition_spec(cond: str) -> tuple[str, dict[str, Any]]:
+    """A setting's condition as the target condition's name and its options: ``"masked_after@0.5"`` is
+    ``masked_after`` with half the rationale's words masked (``p=0.5``, Wadhwa Fig. 4); a plain name has none.
+    Unknown names and options are one-line errors naming the valid ones."""
+    from .targets import get_condition
+    name, at, opt = cond.partition("@")
+    get_condition(name)
+    if not at:
+        return name, {}
+    if not name.startswith("masked_"):
+        raise ValueError(f"condition {cond!r}: only masked_* conditions take an option ('masked_after@0.5': "
+                         f"the share of rationale words masked)")
+    try:
+        p = float(opt)
+    except ValueError:
+        p = -1.0
+    if not 0 < p <= 1:
+        raise ValueError(f"condition {cond!r}: the masked share after '@' must be a number in (0, 1]")
+    return name, {"p": p}
+
+
+def condition_pairs(train_corpus: Any, cond: str, seed: int) -> list[Any]:
+    """The training pairs of a setting's condition (:func:`condition_spec`) at ``seed`` — what notebooks 10–12 build
+    for the same condition, so their students are the sweep's."""
+    from .targets import pairs_from_corpus
+    name, kw = condition_spec(cond)
+    return pairs_from_corpus(train_corpus, name, supervised=True, seed=seed, **kw)
 
 
 def sweep_dir() -> Path:
@@ -176,9 +207,10 @@ def run_setting(s: Setting, *, log=print, conditions: Sequence[str] | None = Non
             raise ValueError(f"setting {s.name!r} has no {name}(s) {bad}; valid: {list(valid)}")
     conds = [c for c in s.conditions if conditions is None or c in conditions]
     seed_list = [x for x in s.seeds if seeds is None or x in seeds]
+    for c in conds:
+        condition_spec(c)
     from . import protocol as P
     from .corpus import only_questions
-    from .targets import pairs_from_corpus
     proto = s.protocol()
     train, heldout = P.split_train(proto)
     dev = P.eval_examples(proto)
@@ -198,10 +230,11 @@ def run_setting(s: Setting, *, log=print, conditions: Sequence[str] | None = Non
     todo = [(cond, seed) for cond in conds for seed in seed_list if not record(cond, seed).exists()]
     # every student of the setting trained and decoded $COTLAB_WORKERS at a time, each into the cache the
     # moment it is done (a sweep cut off there resumes from the cache); then scored and recorded here
-    units = {(cond, seed): P.unit(proto, pairs_from_corpus(train_corpus, cond, supervised=True, seed=seed), seed=seed,
-                                  info={"condition": cond, "setting": "supervised", "sweep": s.name},
-                                  evaluate=dev, also=extra,
-                                  train=train, heldout=heldout, pairs_for=P.answer_pairs(corpus, cond))
+    units = {(cond, seed): P.unit(proto, condition_pairs(train_corpus, cond, seed), seed=seed,
+                                  info={"condition": condition_spec(cond)[0], **condition_spec(cond)[1],
+                                        "setting": "supervised", "sweep": s.name},
+                                  evaluate=dev, also=extra, train=train, heldout=heldout,
+                                  pairs_for=P.answer_pairs(corpus, *condition_spec(cond)))
              for cond, seed in todo}
     keys = list(units)
     step = max(1, P.workers())            # a record is written as soon as its chunk of students is done
@@ -224,7 +257,8 @@ def _record_done(s: Setting, proto: Protocol, done: dict[Any, Any], dev: Sequenc
     extra = extra or {}
     for (cond, seed), (student, decodes) in done.items():
         row = P.score(proto, student, decodes[0], dev, condition=cond, seed=seed, train=train, heldout=heldout,
-                      pairs_for=P.answer_pairs(corpus, cond), controls=decodes.controls(extra), margins=True)
+                      pairs_for=P.answer_pairs(corpus, *condition_spec(cond)), controls=decodes.controls(extra),
+                      margins=True)
         rec = stamp({"setting": asdict(s), "setting_name": s.name, **row, "majority": majority},
                     profile={"name": "sweep"}, models={"student": s.student, "teacher": s.teacher},
                     data={"task": s.task, "n_train": len(train), "n_eval": len(dev)}, seed=seed)
@@ -241,7 +275,6 @@ def record_keys(records: Sequence[dict[str, Any]]) -> list[str]:
     today's code would train that student anew rather than find it in the cache."""
     from . import protocol as P
     from .corpus import only_questions
-    from .targets import pairs_from_corpus
     built: dict[str, tuple[Protocol, Any]] = {}
     out = []
     for rec in records:
@@ -251,7 +284,7 @@ def record_keys(records: Sequence[dict[str, Any]]) -> list[str]:
             train, heldout = P.split_train(proto)
             built[s.name] = proto, only_questions(_corpus(s, train, heldout), train)
         proto, train_corpus = built[s.name]
-        pairs = pairs_from_corpus(train_corpus, rec["condition"], supervised=True, seed=rec["seed"])
+        pairs = condition_pairs(train_corpus, rec["condition"], rec["seed"])
         if rec.get("same_under_rule"):      # the student trained without the requirement, the same one under it
             proto = replace(proto, budget=replace(proto.budget, min_train_accuracy=0.0))
         out.append(P.fit_key(proto, pairs, seed=rec["seed"]))
@@ -351,7 +384,9 @@ def findings(rows: Sequence[dict[str, Any]], summary: Sequence[dict[str, Any]] |
       ``cot_after`` each beat ``label_only``, and ``cot_after`` is not significantly below ``greedy_cot``;
     * **F8** (Wadhwa Table 2, the after half): a rationale whose words are shuffled still helps after the label —
       ``shuffled_after`` beats ``label_only`` and is not significantly below ``cot_after`` (70.6 vs 71.0 on
-      QuaRel in the paper).
+      QuaRel in the paper);
+    * **F9** (Wadhwa Fig. 4, the after half): with up to 60% of its words masked a rationale after the label still
+      helps — every ``masked_after@p`` run with p ≤ 0.6 beats ``label_only`` (beyond, the paper sees no-CoT's level).
 
     ``summary``: ``protocol.summarize(rows, baseline="label_only")`` if the caller has it (not recomputed)."""
     from .protocol import summarize
@@ -374,7 +409,17 @@ def findings(rows: Sequence[dict[str, Any]], summary: Sequence[dict[str, Any]] |
     f8_gaps = [_gap_text("shuffled after − none", shuffled)] if f8_run and not _better(shuffled) else []
     if f8_run and shuffled_intact["diff"] < 0 and shuffled_intact["p_value"] < ALPHA:
         f8_gaps.append("shuffled after − intact after: significantly below (shuffling hurts after the label)")
+    masked = sorted((condition_spec(c)[1]["p"], c) for c in {r["condition"] for r in rows}
+                    if condition_spec(c)[0] == "masked_after" and condition_spec(c)[1])
+    f9_rows = [(p, c, _vs_label_only(summary, c)) for p, c in masked]
+    f9_rows = [(p, c, x) for p, c, x in f9_rows if x is not None]
+    f9_tested = [(p, c, x) for p, c, x in f9_rows if p <= 0.6]
+    f9 = bool(f9_tested) and all(_better(x) for _, _, x in f9_tested)
     return {
+        "F9": "not run" if not f9_tested else "shown" if f9 else "not shown",
+        "F9_detail": "; ".join(_text(f"masked after p = {p:g} − none", x) for p, _, x in f9_rows),
+        "F9_gap": "" if f9 or not f9_tested else "; ".join(_gap_text(f"masked after p = {p:g} − none", x)
+                                                           for p, _, x in f9_tested if not _better(x)),
         "F8": "not run" if not f8_run else "shown" if f8 else "not shown",
         "F8_detail": "; ".join([_text("shuffled after − none", shuffled),
                                 _text("shuffled after − intact after", shuffled_intact)]) if f8_run else "",
@@ -429,8 +474,9 @@ def write_table() -> Path:
             verdicts.append({"setting": name, "seeds": seeds, **findings(rs, summ)})
         except ValueError as e:
             summ = [{"condition": "?", "error": str(e)}]
-            verdicts.append({"setting": name, "seeds": seeds, "F1": "?", "F7": "?", "F8": "?", "F1_detail": str(e),
-                             "F7_detail": "", "F8_detail": "", "F1_gap": "", "F7_gap": "", "F8_gap": ""})
+            verdicts.append({"setting": name, "seeds": seeds, "F1": "?", "F7": "?", "F8": "?", "F9": "?",
+                             "F1_detail": str(e), "F7_detail": "", "F8_detail": "", "F9_detail": "", "F1_gap": "",
+                             "F7_gap": "", "F8_gap": "", "F9_gap": ""})
         summ = [_majority(rs), *summ]
         for x in summ:
             x["setting"] = name
@@ -466,7 +512,8 @@ def write_table() -> Path:
             + "\n\n## The papers' findings, per setting\n\n"
             "F1 (SCoTD Table 2b): a CoT student beats label-only. F7 (Wadhwa Table 1): CoT after the label ≥ CoT "
             "before > no CoT. F8 (Wadhwa Table 2, after the label): a shuffled rationale after the label beats no CoT "
-            "and is not significantly below the intact one (settings that trained `shuffled_after`). *Shown*: p < 0.05 in the paper's direction (differences in points, 95% t interval over "
+            "and is not significantly below the intact one (settings that trained `shuffled_after`). F9 (Wadhwa Fig. 4, "
+            "after the label): with up to 60% of its words masked (`masked_after@p`, p ≤ 0.6) it still beats no CoT. *Shown*: p < 0.05 in the paper's direction (differences in points, 95% t interval over "
             "seeds and questions; a one-seed screen's is over questions only). *How far* (where not "
             "shown, by extrapolation): the minimal detectable difference (MDE; α = 0.05, power 0.8, from the "
             "interval's width) and, for a difference in the paper's direction, how many times the sample "
@@ -474,10 +521,11 @@ def write_table() -> Path:
             "interval narrows as 1/√sample (an evaluation split cannot grow past its full size: then only "
             "seeds can), with the CPU-hours of training that many students would take at the measured rate.\n\n"
             + markdown_table(verdicts, ["setting", "seeds", "F1", "F1_detail", "F7", "F7_detail"]
-                             + (["F8", "F8_detail"] if any(v.get("F8_detail") for v in verdicts) else []))
+                             + [c for f in ("F8", "F9") if any(v.get(f"{f}_detail") for v in verdicts)
+                                for c in (f, f"{f}_detail")])
             + "\n\n### How far each unshown finding is\n\n"
-            + markdown_table([v for v in verdicts if v.get("F1_gap") or v.get("F7_gap") or v.get("F8_gap")],
+            + markdown_table([v for v in verdicts if any(v.get(f"{f}_gap") for f in ("F1", "F7", "F8", "F9"))],
                              ["setting", "F1_gap", "F7_gap"]
-                             + (["F8_gap"] if any(v.get("F8_gap") for v in verdicts) else [])))
+                             + [f"{f}_gap" for f in ("F8", "F9") if any(v.get(f"{f}_gap") for v in verdicts)]))
     (d / "README.md").write_text(text)
     return d / "README.md"

@@ -2,6 +2,8 @@
 the generated table, and a second run that reuses every record instead of training again."""
 import json
 
+import pytest
+
 from helpers import sweep
 from helpers.protocol import Budget
 
@@ -81,6 +83,29 @@ def test_f8_asks_a_shuffled_rationale_after_the_label_to_help_as_the_intact_one_
     assert f["F8"] == "shown" and "shuffled after − intact after +0.0" in f["F8_detail"]
     f = sweep.findings(_rows(label_only=none, cot_after=after, shuffled_after=none))   # shuffling undoes the gain
     assert f["F8"] == "not shown" and "significantly below" in f["F8_gap"]
+
+
+def test_f9_asks_masked_rationales_after_the_label_to_help_up_to_60_percent():
+    import numpy as np
+    rng = np.random.default_rng(2)
+    none = [rng.random(200) < 0.5 for _ in range(3)]
+    after = [b | (rng.random(200) < 0.3) for b in none]
+    assert sweep.findings(_rows(label_only=none, cot_after=after))["F9"] == "not run"
+    f = sweep.findings(_rows(label_only=none, **{"masked_after@0.5": after, "masked_after@0.9": none}))
+    assert f["F9"] == "shown"                                   # p = 0.9 is past the paper's 60%: not asked to help
+    assert "masked after p = 0.5 − none +" in f["F9_detail"] and "masked after p = 0.9 − none +0.0" in f["F9_detail"]
+    f = sweep.findings(_rows(label_only=none, **{"masked_after@0.5": none}))
+    assert f["F9"] == "not shown" and f["F9_gap"].startswith("masked after p = 0.5 − none")
+
+
+def test_a_masked_condition_carries_its_share_and_bad_ones_are_one_line():
+    assert sweep.condition_spec("masked_after@0.5") == ("masked_after", {"p": 0.5})
+    assert sweep.condition_spec("cot_after") == ("cot_after", {})
+    for bad, msg in (("masked_after@1.5", "must be a number in"), ("masked_after@x", "must be a number in"),
+                     ("cot_after@0.5", "only masked_"), ("cot_aftr", "cot_aftr")):
+        with pytest.raises(Exception, match=msg) as e:
+            sweep.condition_spec(bad)
+        assert "\n" not in str(e.value)
 
 
 def test_how_far_an_unshown_finding_is():
@@ -189,7 +214,13 @@ def test_the_course_wadhwa_students_are_the_creatures_sweeps():
             assert student_key(s.student, a, cfg) == student_key(s.student, b, cfg)
     # notebook 11's F8 students are creatures-rq2's, recorded under the same setting name as creatures-confirm's
     rq2 = sweep.GRIDS["creatures-rq2"][0]
-    assert rq2.name == s.name and rq2.protocol() == s.protocol() and rq2.conditions == ("shuffled_after",)
+    assert rq2.name == s.name and rq2.protocol() == s.protocol()
+    assert rq2.conditions == ("shuffled_after", *(f"masked_after@{p:.1f}" for p in prof.wadhwa.mask_fractions))
+    for p in prof.wadhwa.mask_fractions:         # notebook 11's Fig. 4 students: pairs_from_corpus(..., p=p)
+        a = pairs_from_corpus(st.train_corpus, "masked_after", seed=2, p=p)
+        b = sweep.condition_pairs(screen_corpus, f"masked_after@{p}", 2)
+        assert a == b and student_key(s.student, a, s.protocol().train_config(2)) == student_key(
+            s.student, b, s.protocol().train_config(2))
     # and the lab profile keeps 10–12 on its own distill block
     lab = get_profile("lab")
     assert lab.wadhwa_distill == lab.distill
