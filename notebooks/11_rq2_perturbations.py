@@ -165,6 +165,9 @@ show.student_gallery(rows + mask_rows, dev, n=1, seed=P.seeds[0])
 # label can carry facts the label needs); that run has not been made yet, and the bullets below are the earlier
 # coin-flip run at 40 fixed steps (`results/course/` still holds it), where the intact CoT-after student was itself
 # at chance — so nothing after the label could show an effect. Notebook 10's status gives the creatures screen.
+# This notebook's after-the-label students on creatures are also the sweep's (`make sweep GRID=creatures-rq2`:
+# shuffled and masked at 50% / 100%, seeds 0–4, same cache keys, `tests/test_sweep.py`), whose findings F8 and F9
+# `results/sweep/README.md` gives beside F7 as their records come in.
 #
 # *Course run: coin flip, SmolLM2-135M, 40 steps × batch 8 for every student, seeds 0/1/2, all 200 dev
 # questions, greedy; majority class 50.0%. The intact and no-CoT students are 03/10's. Every student is
