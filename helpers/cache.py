@@ -58,6 +58,18 @@ def _mtime(p: Path) -> float:
     return max(times) if times else p.stat().st_mtime
 
 
+def _locked(lock: Path) -> bool:
+    """Whether a process holds ``lock`` now (a student being trained: :func:`helpers.train.train_student`)."""
+    from filelock import FileLock, Timeout
+    if not lock.exists():
+        return False
+    try:
+        FileLock(str(lock)).acquire(timeout=0).lock.release()
+    except Timeout:
+        return True
+    return False
+
+
 def entries(root: Path | None = None) -> list[Entry]:
     """Everything in the cache, one entry per student folder, decode file, model folder, … ."""
     root = root or config.cache_dir()
@@ -80,8 +92,10 @@ def entries(root: Path | None = None) -> list[Entry]:
                 continue
             if d.name.endswith(RESUME_SUFFIX):      # checkpoints of an unfinished run (train resumes from them)
                 found = latest_checkpoint(d)
+                key = d.name[:-len(RESUME_SUFFIX)]
                 out.append(Entry("checkpoints", d, _size(d), _mtime(d), {
-                    "key": d.name[:-len(RESUME_SUFFIX)], "step": found[1].get("step") if found else None}))
+                    "key": key, "step": found[1].get("step") if found else None,
+                    "training": _locked(st / f"{key}.lock")}))
                 continue
             meta_path = d / STUDENT_META
             meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}

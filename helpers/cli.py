@@ -459,8 +459,9 @@ def cmd_cache(args: Any) -> int:
                       f"decodes {i['decodes']}  {e.age_days:.1f} d")
             elif e.kind == "checkpoints":
                 step = e.info.get("step")
-                print(f"  {e.info['key']}  {cache.human(e.bytes):>9}  unfinished run: "
-                      + (f"resumes from step {step}" if step is not None else "no complete checkpoint yet"))
+                print(f"  {e.info['key']}  {cache.human(e.bytes):>9}  "
+                      + ("training now" if e.info.get("training") else "unfinished run") + ": "
+                      + (f"checkpoint at step {step}" if step is not None else "no complete checkpoint yet"))
     return 0
 
 

@@ -108,6 +108,10 @@ def test_a_killed_runs_checkpoints_are_listed_and_pruned(tmp_path, monkeypatch, 
     [e] = [e for e in cache.entries() if e.kind == "checkpoints"]
     assert e.info["step"] == 1 and e.bytes > 0 and e.path.name.endswith(train.RESUME_SUFFIX)
     assert main(["cache", "list", "--students"]) == 0
-    assert f"{e.info['key']}" in (out := capsys.readouterr().out) and "resumes from step 1" in out
+    assert f"{e.info['key']}" in (out := capsys.readouterr().out) and "unfinished run: checkpoint at step 1" in out
+    from filelock import FileLock
+    with FileLock(str(e.path.parent / f"{e.info['key']}.lock")):   # as while a process trains it
+        assert [x.info["training"] for x in cache.entries() if x.kind == "checkpoints"] == [True]
+    assert not e.info["training"]
     assert main(["cache", "prune", "--what", "checkpoints"]) == 0
     assert not e.path.exists() and not [e for e in cache.entries() if e.kind == "checkpoints"]
