@@ -243,36 +243,40 @@ def _scripted(values):
 
 
 def test_a_killed_run_resumes_from_its_last_checkpoint_and_trains_the_same_student(
-        smollm, student_cache, tmp_path, monkeypatch, kill_training, quarel_pairs_by_condition):
-    """Killed after step 5 (checkpoints at the evaluations, steps 2 and 4), the next ``train_student`` of the same
-    key resumes at step 4 — weights, optimizer, schedule, data position and the rule's state (its curve and the
-    kept best weights, step 4's) — and saves the very student an uninterrupted run saves."""
+        smollm, student_cache, tmp_path, monkeypatch, kill_training):
+    """8 questions, batches of 2: 4 steps an epoch, an evaluation (and checkpoint) every 2 steps. Killed after step 3,
+    the next ``train_student`` of the same key resumes at step 2 — mid-epoch: weights, optimizer, schedule, the data
+    position and the rule's state (its curve, and the kept best weights: step 2's, read back from their file) — and
+    saves the very student an uninterrupted run saves: the same losses at every step, the same weights."""
     import torch
     from helpers.train import RESUME_SUFFIX, students_dir
 
-    pairs = quarel_pairs_by_condition["scotd"]
+    pairs = pairs_from_examples(load_task("coinflip", "train", limit=8), "label_only")
     cfg = TINY.with_budget(steps=6, eval_every=2, patience=10, threshold=0.0)
-    curve = [0.6, 0.9, 0.7]                       # the held-out read-outs at steps 2, 4, 6: step 4's weights are kept
+    curve = [0.9, 0.6, 0.7]                       # the held-out read-outs at steps 2, 4, 6: step 2's weights are kept
     whole = train_student("smollm2-135m", pairs, cfg, model_and_tokenizer=_fresh(smollm), dev_eval=_scripted(curve))
-    assert whole.meta["best_step"] == 4 and whole.meta["resumed_from_step"] is None
+    assert whole.meta["best_step"] == 2 and whole.meta["resumed_from_step"] is None
+    assert whole.meta["epochs_done"] == 1.5
     want = whole.load()[1].state_dict()
 
     monkeypatch.setenv("COTLAB_CACHE", str(tmp_path / "second"))
-    kill_training(5)
+    kill_training(3)
     with pytest.raises(KeyboardInterrupt):
-        train_student("smollm2-135m", pairs, cfg, model_and_tokenizer=_fresh(smollm), dev_eval=_scripted(curve[:2]))
+        train_student("smollm2-135m", pairs, cfg, model_and_tokenizer=_fresh(smollm), dev_eval=_scripted(curve[:1]))
     kill_training(None)
     resume = students_dir() / (whole.key + RESUME_SUFFIX)
-    assert sorted(p.name for p in resume.glob("checkpoint-*")) == ["checkpoint-4"]
+    assert sorted(p.name for p in resume.glob("checkpoint-*")) == ["checkpoint-2"]
+    assert sorted(p.name for p in resume.glob("best-*")) == ["best-2.safetensors"]
     assert not (students_dir() / whole.key).exists()             # no half student
 
     again = train_student("smollm2-135m", pairs, cfg, model_and_tokenizer=_fresh(smollm),
-                          dev_eval=_scripted(curve[2:]))        # only step 6 is evaluated again
-    assert not again.reused and again.key == whole.key and again.meta["resumed_from_step"] == 4
+                          dev_eval=_scripted(curve[1:]))        # steps 4 and 6 are evaluated again
+    assert not again.reused and again.key == whole.key and again.meta["resumed_from_step"] == 2
     assert not resume.exists()                                   # removed once the student is saved
     assert again.meta["dev_curve"] == [{**d, "eval_seconds": a["eval_seconds"]}
                                        for d, a in zip(whole.meta["dev_curve"], again.meta["dev_curve"])]
-    assert again.meta["best_step"] == 4 and again.meta["global_steps"] == 6
+    assert again.meta["best_step"] == 2 and again.meta["global_steps"] == 6
+    assert [x["step"] for x in again.meta["loss_curve"]] == [x["step"] for x in whole.meta["loss_curve"]]
     assert [x["loss"] for x in again.meta["loss_curve"]] == pytest.approx(
         [x["loss"] for x in whole.meta["loss_curve"]], rel=1e-5)
     got = again.load()[1].state_dict()
