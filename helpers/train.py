@@ -31,9 +31,10 @@
   trainer writes a checkpoint — weights, optimizer, scheduler, RNG states, data position (transformers'
   own checkpoint) plus the stopping rule's state (its learning curve, patience, kept best weights) — under
   ``<key>.resume/``, and the next ``train_student`` of the same key resumes from the newest complete one
-  (``tests/test_train.py``: a run killed mid-epoch and resumed gives the uninterrupted run's losses and weights). The folder is
-  removed when the student is saved; ``COTLAB_RESUME=0`` turns checkpoints off. An inter-process lock
-  (``<key>.lock``) keeps two processes from training one key at once: the second waits, then reuses it.
+  (``tests/test_train.py``: a run killed mid-epoch and resumed gives the uninterrupted run's losses and
+  weights). The folder is removed when the student is saved; ``COTLAB_RESUME=0`` turns checkpoints off. An
+  inter-process lock (``<key>.lock``) keeps two processes from training one key at once: the second waits,
+  then reuses it.
 
 ``accelerate launch -m helpers train …`` runs the same code data-parallel on GPUs.
 """
