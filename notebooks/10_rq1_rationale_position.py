@@ -289,9 +289,9 @@ plots.savefig(fig, "10_fig2_lens");
 #   conditional on these students, not yet a test over seeds). So on creatures the paper's ordering "after ≥
 #   before > none" holds in its second half and is **reversed** in its first: a student that writes its
 #   rationale first recalls the creature's facts, as the training rationales stated them, and answers from them;
-#   one that must answer first gets only what the rationale's loss left in its weights (+4.6 points). Wadhwa et
-#   al.'s tasks (CSQA, OBQA, QuaRel) state little in a rationale that the question does not; here the rationale
-#   is the only source of the deciding fact — where CoT after the label helps least, by construction.
+#   one that must answer first gets only what the rationale's loss left in its weights (+4.6 points). Here the
+#   rationale is the only source of the deciding fact, so writing it out at test time is what recalls it; why the
+#   paper's tasks order the two the other way is not something this task can say.
 #
 # The bullets below are the earlier coin-flip run (40 fixed steps; `results/course/rq1_*` still holds it): what a
 # parity task shows — that a label written first cannot use reasoning written after it.
