@@ -283,10 +283,10 @@ plots.savefig(fig, "10_fig2_lens");
 #   label-only converges in 280–400 (64–117 min a student against 22–68 min, one thread beside other jobs). A
 #   higher cap is a new cache key for every student of the block, so it is left for a run that can retrain all of
 #   them.
-# * **CoT before the label, one seed so far (the screen): 91.7% on the key split** (seed 0; patience at step 300,
-#   train slice 100%; `dev_seen` 87.5%, `dev_new` 56.2% — chance where no rationale ever spoke of the creature).
-#   Before − none +42.2 [+34.0, +50.4]; after − before −37.0 [−45.1, −28.8], p = 3e-16 over questions (one seed:
-#   conditional on these students, not yet a test over seeds). So on creatures the paper's ordering "after ≥
+# * **CoT before the label, two seeds so far: 91.7 / 89.1% on the key split** (patience at steps 300 / 240, train
+#   slice 100%; `dev_seen` 91.1%, `dev_new` 57.0% — chance where no rationale ever spoke of the creature).
+#   Before − none +39.3 [+28.2, +50.4], p = 5e-5; **after − before −34.6 [−44.3, −25.0], seed-level p = 4e-6**
+#   (seeds 0–1; seeds 2–4 not run yet). So on creatures the paper's ordering "after ≥
 #   before > none" holds in its second half and is **reversed** in its first: a student that writes its
 #   rationale first recalls the creature's facts, as the training rationales stated them, and answers from them;
 #   one that must answer first gets only what the rationale's loss left in its weights (+4.6 points). Here the
