@@ -286,8 +286,9 @@ plots.savefig(fig, "10_fig2_lens");
 # * **CoT before the label, two seeds so far: 91.7 / 89.1% on the key split** (patience at steps 300 / 240, train
 #   slice 100%; `dev_seen` 91.1%, `dev_new` 57.0% — chance where no rationale ever spoke of the creature).
 #   Before − none +39.3 [+28.2, +50.4], p = 5e-5; **after − before −34.6 [−44.3, −25.0], seed-level p = 4e-6**
-#   (seeds 0–1; seeds 2–4 not run yet). So on creatures the paper's ordering "after ≥
-#   before > none" holds in its second half and is **reversed** in its first: a student that writes its
+#   (seeds 0–1 only: a screen, not yet a claimed finding — the rule asks ≥ 3 seeds; seeds 2–4 not run). So
+#   far, on creatures the paper's ordering "after ≥ before > none" holds in its second half and points the other
+#   way in its first: a student that writes its
 #   rationale first recalls the creature's facts, as the training rationales stated them, and answers from them;
 #   one that must answer first gets only what the rationale's loss left in its weights (+4.6 points). Here the
 #   rationale is the only source of the deciding fact, so writing it out at test time is what recalls it; why the
