@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import config
-from .profiles import CREATURES
+from .profiles import CREATURES, PROFILES
 from .protocol import Budget, Protocol
 
 
@@ -44,6 +44,12 @@ class Setting:
     # further evaluation splits decoded and recorded beside the reported one (``splits`` in each record): the
     # creatures task's controls, dev_seen (trained facts, new wording) and dev_new (creatures never trained on)
     extra_splits: tuple[str, ...] = ()
+    # Wadhwa Table 3's key-token conditions (``key_tokens@<variant>``, :func:`key_words`): integrated gradients of
+    # the setting's CoT-before student at its first seed over each training rationale, ``ig_steps`` interpolation
+    # steps ``ig_internal_batch`` at a time, the ``top_k`` words kept (the defaults: profiles.Wadhwa's)
+    top_k: int = 15
+    ig_steps: int = 64
+    ig_internal_batch: int = 8
 
     @classmethod
     def from_record(cls, d: dict[str, Any]) -> "Setting":
@@ -60,6 +66,11 @@ _CSQA = Setting("csqa-palm-n500-s200", "csqa", "replay:palm_distilling_step_by_s
                 max_seq_len=320)
 
 # the course's block for notebooks 10–12 (profiles.CREATURES) as a setting: its students are the course's
+# notebook 12's IG settings on `course` (the course profile's Wadhwa block)
+WADHWA_COURSE = PROFILES["course"].wadhwa
+# Wadhwa Table 3's variants, in the table's order (analysis.key_token_variants)
+KEY_TOKEN_VARIANTS = ("ig_top", "ig_top_shuffled", "glove_neighbours", "label_neighbours", "human")
+
 GRID_CREATURES = Setting("creatures", CREATURES.task, CREATURES.teacher, n_train=CREATURES.n_train,
                          n_samples=CREATURES.n_samples, budget=CREATURES.budget, seeds=(0,),
                          conditions=("label_only", "cot_after", "greedy_cot"), n_heldout=CREATURES.n_heldout,
@@ -136,6 +147,13 @@ GRIDS: dict[str, list[Setting]] = {
     # and F9 (Fig. 4, after the label) at the course's masked shares (notebook 11: Wadhwa.mask_fractions)
     "creatures-rq2": [replace(GRID_CREATURES, seeds=(0, 1, 2, 3, 4),
                               conditions=("shuffled_after", "masked_after@0.5", "masked_after@1.0"))],
+    # F10 (Wadhwa Table 3) on creatures: the key words of each training rationale after the label — IG's top 15
+    # (in order and shuffled), their GloVe neighbours, the words nearest the label, and the generator's ground truth
+    # of which words state the deciding fact (the "human" row) — at the course's IG settings (notebook 12's
+    # students on `course`, same keys: its attributor is creatures-confirm's CoT-before student of seed 0)
+    "creatures-rq3": [replace(GRID_CREATURES, seeds=(0, 1, 2, 3, 4), top_k=WADHWA_COURSE.top_k,
+                              ig_steps=WADHWA_COURSE.ig_steps, ig_internal_batch=WADHWA_COURSE.ig_internal_batch,
+                              conditions=tuple(f"key_tokens@{v}" for v in KEY_TOKEN_VARIANTS))],
     # the papers' task at CPU scale (QuaRel + replayed GPT-3, 5 CoTs/question)
     "quarel-screen": [
         Setting("quarel-gpt3-n500-s200", "quarel", "replay:mario_gpt3", n_train=500,
@@ -158,6 +176,11 @@ def condition_spec(cond: str) -> tuple[str, dict[str, Any]]:
     from .targets import get_condition
     name, at, opt = cond.partition("@")
     get_condition(name)
+    if name == "key_tokens":
+        if opt not in KEY_TOKEN_VARIANTS:
+            raise ValueError(f"condition {cond!r}: key_tokens needs its variant after '@' "
+                             f"(e.g. 'key_tokens@ig_top'); valid: {list(KEY_TOKEN_VARIANTS)}")
+        return name, {"variant": opt}
     if not at:
         return name, {}
     if not name.startswith("masked_"):
@@ -172,12 +195,83 @@ def condition_spec(cond: str) -> tuple[str, dict[str, Any]]:
     return name, {"p": p}
 
 
-def condition_pairs(train_corpus: Any, cond: str, seed: int) -> list[Any]:
+def condition_pairs(train_corpus: Any, cond: str, seed: int,
+                    key_words: dict[str, dict[str, list[str]]] | None = None) -> list[Any]:
     """The training pairs of a setting's condition (:func:`condition_spec`) at ``seed`` — what notebooks 10–12 build
-    for the same condition, so their students are the sweep's."""
+    for the same condition, so their students are the sweep's. A ``key_tokens@<variant>`` condition takes its words
+    from ``key_words`` (:func:`key_words`; a question without a correct rationale gets the label alone, as in
+    notebook 12)."""
     from .targets import pairs_from_corpus
     name, kw = condition_spec(cond)
+    if name == "key_tokens":
+        if key_words is None:
+            raise ValueError(f"condition {cond!r} needs the setting's key words (sweep.key_words)")
+        words = key_words[kw["variant"]]
+        return pairs_from_corpus(train_corpus, name, supervised=True, seed=seed,
+                                 key_tokens=lambda ex: words.get(ex.id, []))
     return pairs_from_corpus(train_corpus, name, supervised=True, seed=seed, **kw)
+
+
+def _answer_pairs(corpus: Any, cond: str) -> Any:
+    """``pairs_for`` (protocol.answer_pairs) of a condition: a key-token student's answer sentence is scored with
+    nothing after it (the words after the answer are training text; evaluation questions have none)."""
+    from .protocol import answer_pairs
+    name, kw = condition_spec(cond)
+    if name == "key_tokens":
+        return answer_pairs(corpus, name, {"key_tokens": lambda ex: []})
+    return answer_pairs(corpus, name, kw)
+
+
+def key_words_path(s: Setting) -> Path:
+    return sweep_dir() / "key_tokens" / f"{s.name}.json"
+
+
+def key_words(s: Setting, train_corpus: Any, *, train: Sequence[Any] = (), heldout: Sequence[Any] = (),
+              compute: bool = True, log=print) -> dict[str, dict[str, list[str]]]:
+    """Wadhwa Table 3's words for setting ``s`` (:func:`helpers.analysis.key_token_variants`), ``{variant:
+    {example id: words}}``: integrated gradients of the setting's CoT-before student at its first seed (the
+    ``greedy_cot`` student, trained here if the cache lacks it — notebook 12's attributor, same key) over each
+    training question's first correct rationale, ``s.ig_steps`` steps, the top ``s.top_k`` words kept.
+
+    Written once to ``results/sweep/key_tokens/<setting>.json`` with what made them (attributor key, IG settings,
+    completeness, notes), so a resumed sweep, :func:`record_keys` and a reader use the words the students trained
+    on without re-attributing; a stored file made otherwise (another attributor or IG setting) is an error, not
+    silently reused. ``compute=False``: the stored words or a one-line error."""
+    from . import protocol as P
+    from .targets import greedy_order
+    seed = s.seeds[0]
+    proto = s.protocol()
+    att_pairs = condition_pairs(train_corpus, "greedy_cot", seed)
+    spec = {"attributor": P.fit_key(proto, att_pairs, seed=seed), "attributor_condition": "greedy_cot",
+            "attributor_seed": seed, "ig_steps": s.ig_steps, "ig_internal_batch": s.ig_internal_batch,
+            "top_k": s.top_k, "word_vectors": "glove-50d", "variant_seed": seed}
+    path = key_words_path(s)
+    if path.exists():
+        stored = json.loads(path.read_text())
+        if stored.get("spec") != spec:
+            raise ValueError(f"{path}: made with {stored.get('spec')}, setting {s.name!r} asks {spec}; "
+                             f"move the file away to recompute")
+        return stored["variants"]
+    if not compute:
+        raise ValueError(f"{path}: no key words stored for setting {s.name!r}; run `python -m helpers sweep` "
+                         f"on it to compute them")
+    from .analysis import attribute_rationales, completeness, key_token_variants
+    from .models import load_word_vectors
+    from .results import write_record
+    items = []
+    for entry in train_corpus.entries:
+        kept = greedy_order([x for x in entry.samples if x.label == entry.example.answer])
+        if kept:
+            items.append((entry.example, kept[0].rationale))
+    log(f"{s.name}: key words — the CoT-before student of seed {seed} attributes {len(items)} training "
+        f"rationales ({s.ig_steps} IG steps)")
+    attributor = P.fit(proto, att_pairs, seed=seed, train=train, heldout=heldout,
+                       info={"condition": "greedy_cot", "setting": "supervised", "sweep": s.name})
+    atts = attribute_rationales(attributor, items, n_steps=s.ig_steps, internal_batch_size=s.ig_internal_batch)
+    variants, notes = key_token_variants(s.task, items, atts, load_word_vectors("glove-50d"), k=s.top_k, seed=seed)
+    write_record(path, {"setting_name": s.name, "spec": spec, "completeness": completeness(list(atts.values())),
+                        "notes": notes, "variants": variants})
+    return variants
 
 
 def sweep_dir() -> Path:
@@ -228,13 +322,15 @@ def run_setting(s: Setting, *, log=print, conditions: Sequence[str] | None = Non
         return sweep_dir() / "runs" / f"{s.name}__{cond}__s{seed}.json"
 
     todo = [(cond, seed) for cond in conds for seed in seed_list if not record(cond, seed).exists()]
+    words = (key_words(s, train_corpus, train=train, heldout=heldout, log=log)
+             if any(condition_spec(c)[0] == "key_tokens" for c, _ in todo) else None)
     # every student of the setting trained and decoded $COTLAB_WORKERS at a time, each into the cache the
     # moment it is done (a sweep cut off there resumes from the cache); then scored and recorded here
-    units = {(cond, seed): P.unit(proto, condition_pairs(train_corpus, cond, seed), seed=seed,
+    units = {(cond, seed): P.unit(proto, condition_pairs(train_corpus, cond, seed, words), seed=seed,
                                   info={"condition": condition_spec(cond)[0], **condition_spec(cond)[1],
                                         "setting": "supervised", "sweep": s.name},
                                   evaluate=dev, also=extra, train=train, heldout=heldout,
-                                  pairs_for=P.answer_pairs(corpus, *condition_spec(cond)))
+                                  pairs_for=_answer_pairs(corpus, cond))
              for cond, seed in todo}
     keys = list(units)
     step = max(1, P.workers())            # a record is written as soon as its chunk of students is done
@@ -257,7 +353,7 @@ def _record_done(s: Setting, proto: Protocol, done: dict[Any, Any], dev: Sequenc
     extra = extra or {}
     for (cond, seed), (student, decodes) in done.items():
         row = P.score(proto, student, decodes[0], dev, condition=cond, seed=seed, train=train, heldout=heldout,
-                      pairs_for=P.answer_pairs(corpus, *condition_spec(cond)), controls=decodes.controls(extra),
+                      pairs_for=_answer_pairs(corpus, cond), controls=decodes.controls(extra),
                       margins=True)
         rec = stamp({"setting": asdict(s), "setting_name": s.name, **row, "majority": majority},
                     profile={"name": "sweep"}, models={"student": s.student, "teacher": s.teacher},
@@ -284,7 +380,9 @@ def record_keys(records: Sequence[dict[str, Any]]) -> list[str]:
             train, heldout = P.split_train(proto)
             built[s.name] = proto, only_questions(_corpus(s, train, heldout), train)
         proto, train_corpus = built[s.name]
-        pairs = condition_pairs(train_corpus, rec["condition"], rec["seed"])
+        words = (key_words(s, train_corpus, compute=False)
+                 if condition_spec(rec["condition"])[0] == "key_tokens" else None)
+        pairs = condition_pairs(train_corpus, rec["condition"], rec["seed"], words)
         if rec.get("same_under_rule"):      # the student trained without the requirement, the same one under it
             proto = replace(proto, budget=replace(proto.budget, min_train_accuracy=0.0))
         out.append(P.fit_key(proto, pairs, seed=rec["seed"]))
@@ -386,7 +484,11 @@ def findings(rows: Sequence[dict[str, Any]], summary: Sequence[dict[str, Any]] |
       ``shuffled_after`` beats ``label_only`` and is not significantly below ``cot_after`` (70.6 vs 71.0 on
       QuaRel in the paper);
     * **F9** (Wadhwa Fig. 4, the after half): with up to 60% of its words masked a rationale after the label still
-      helps — every ``masked_after@p`` run with p ≤ 0.6 beats ``label_only`` (beyond, the paper sees no-CoT's level).
+      helps — every ``masked_after@p`` run with p ≤ 0.6 beats ``label_only`` (beyond, the paper sees no-CoT's level);
+    * **F10** (Wadhwa Table 3): the top-15 integrated-gradients words of the rationale after the label do what the
+      whole rationale does — ``key_tokens@ig_top`` beats ``label_only`` and is not significantly below ``cot_after``
+      (71.3 vs 71.0 on QuaRel, no CoT 59.1); the other variants (shuffled key words, their GloVe neighbours, the
+      words nearest the label, the marked words) are reported against no CoT beside it.
 
     ``summary``: ``protocol.summarize(rows, baseline="label_only")`` if the caller has it (not recomputed)."""
     from .protocol import summarize
@@ -415,7 +517,19 @@ def findings(rows: Sequence[dict[str, Any]], summary: Sequence[dict[str, Any]] |
     f9_rows = [(p, c, x) for p, c, x in f9_rows if x is not None]
     f9_tested = [(p, c, x) for p, c, x in f9_rows if p <= 0.6]
     f9 = bool(f9_tested) and all(_better(x) for _, _, x in f9_tested)
+    ig, ig_intact = _vs_label_only(summary, "key_tokens@ig_top"), _vs(rows, "key_tokens@ig_top", "cot_after")
+    f10_run = None not in (ig, ig_intact)
+    f10 = f10_run and _better(ig) and not (ig_intact["diff"] < 0 and ig_intact["p_value"] < ALPHA)
+    f10_gaps = [_gap_text("IG top-15 after − none", ig)] if f10_run and not _better(ig) else []
+    if f10_run and ig_intact["diff"] < 0 and ig_intact["p_value"] < ALPHA:
+        f10_gaps.append("IG top-15 after − full CoT after: significantly below (the key words do not carry it)")
+    others = [(v, _vs_label_only(summary, f"key_tokens@{v}")) for v in KEY_TOKEN_VARIANTS[1:]]
     return {
+        "F10": "not run" if not f10_run else "shown" if f10 else "not shown",
+        "F10_detail": "; ".join([_text("IG top-15 after − none", ig), _text("IG top-15 after − full CoT after", ig_intact)]
+                                + [_text(f"{v} after − none", x) for v, x in others if x is not None]
+                                ) if f10_run else "",
+        "F10_gap": "; ".join(f10_gaps),
         "F9": "not run" if not f9_tested else "shown" if f9 else "not shown",
         "F9_detail": "; ".join(_text(f"masked after p = {p:g} − none", x) for p, _, x in f9_rows),
         "F9_gap": "" if f9 or not f9_tested else "; ".join(_gap_text(f"masked after p = {p:g} − none", x)
@@ -474,9 +588,9 @@ def write_table() -> Path:
             verdicts.append({"setting": name, "seeds": seeds, **findings(rs, summ)})
         except ValueError as e:
             summ = [{"condition": "?", "error": str(e)}]
-            verdicts.append({"setting": name, "seeds": seeds, "F1": "?", "F7": "?", "F8": "?", "F9": "?",
-                             "F1_detail": str(e), "F7_detail": "", "F8_detail": "", "F9_detail": "", "F1_gap": "",
-                             "F7_gap": "", "F8_gap": "", "F9_gap": ""})
+            verdicts.append({"setting": name, "seeds": seeds, "F1": "?", "F1_detail": str(e), "F1_gap": "",
+                             **{f"{f}{x}": "?" if not x else "" for f in ("F7", "F8", "F9", "F10")
+                                for x in ("", "_detail", "_gap")}})
         summ = [_majority(rs), *summ]
         for x in summ:
             x["setting"] = name
@@ -513,7 +627,10 @@ def write_table() -> Path:
             "F1 (SCoTD Table 2b): a CoT student beats label-only. F7 (Wadhwa Table 1): CoT after the label ≥ CoT "
             "before > no CoT. F8 (Wadhwa Table 2, after the label): a shuffled rationale after the label beats no CoT "
             "and is not significantly below the intact one (settings that trained `shuffled_after`). F9 (Wadhwa Fig. 4, "
-            "after the label): with up to 60% of its words masked (`masked_after@p`, p ≤ 0.6) it still beats no CoT. *Shown*: p < 0.05 in the paper's direction (differences in points, 95% t interval over "
+            "after the label): with up to 60% of its words masked (`masked_after@p`, p ≤ 0.6) it still beats no CoT. "
+            "F10 (Wadhwa Table 3): the rationale's top-15 integrated-gradients words after the label "
+            "(`key_tokens@ig_top`) beat no CoT and are not significantly below the whole rationale after it; the other "
+            "key-word variants beside it (`results/sweep/key_tokens/` holds every student's words). *Shown*: p < 0.05 in the paper's direction (differences in points, 95% t interval over "
             "seeds and questions; a one-seed screen's is over questions only). *How far* (where not "
             "shown, by extrapolation): the minimal detectable difference (MDE; α = 0.05, power 0.8, from the "
             "interval's width) and, for a difference in the paper's direction, how many times the sample "
@@ -521,11 +638,11 @@ def write_table() -> Path:
             "interval narrows as 1/√sample (an evaluation split cannot grow past its full size: then only "
             "seeds can), with the CPU-hours of training that many students would take at the measured rate.\n\n"
             + markdown_table(verdicts, ["setting", "seeds", "F1", "F1_detail", "F7", "F7_detail"]
-                             + [c for f in ("F8", "F9") if any(v.get(f"{f}_detail") for v in verdicts)
+                             + [c for f in ("F8", "F9", "F10") if any(v.get(f"{f}_detail") for v in verdicts)
                                 for c in (f, f"{f}_detail")])
             + "\n\n### How far each unshown finding is\n\n"
-            + markdown_table([v for v in verdicts if any(v.get(f"{f}_gap") for f in ("F1", "F7", "F8", "F9"))],
+            + markdown_table([v for v in verdicts if any(v.get(f"{f}_gap") for f in ("F1", "F7", "F8", "F9", "F10"))],
                              ["setting", "F1_gap", "F7_gap"]
-                             + [f"{f}_gap" for f in ("F8", "F9") if any(v.get(f"{f}_gap") for v in verdicts)]))
+                             + [f"{f}_gap" for f in ("F8", "F9", "F10") if any(v.get(f"{f}_gap") for v in verdicts)]))
     (d / "README.md").write_text(text)
     return d / "README.md"

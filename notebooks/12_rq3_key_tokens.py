@@ -182,6 +182,10 @@ plots.savefig(fig, "12_table3_key_tokens");
 # label can carry facts the label needs); that run has not been made yet, and the bullets below are the earlier
 # coin-flip run at 40 fixed steps (`results/course/` still holds it), where the intact CoT-after student was itself
 # at chance — so nothing after the label could show an effect. Notebook 10's status gives the creatures screen.
+# This notebook's creatures students are the `creatures-rq3` sweep's (`make sweep GRID=creatures-rq3`: same
+# attributor — `creatures-confirm`'s CoT-before student of seed 0 — IG settings and keys, tested), so they can be
+# trained headlessly, resumably, a record each, and found here in the cache; its words are stored in
+# `results/sweep/key_tokens/creatures.json`.
 #
 # *Course run: coin flip, SmolLM2-135M, 40 steps × batch 8 for every student, seeds 0/1/2, all 200 dev
 # questions, greedy; majority class 50.0%. Attributions: 32 IG steps over the 300 training rationales of

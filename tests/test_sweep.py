@@ -108,6 +108,84 @@ def test_a_masked_condition_carries_its_share_and_bad_ones_are_one_line():
         assert "\n" not in str(e.value)
 
 
+def test_f10_asks_the_top_ig_words_after_the_label_to_do_what_the_whole_rationale_does():
+    import numpy as np
+    rng = np.random.default_rng(3)
+    none = [rng.random(200) < 0.5 for _ in range(3)]
+    after = [b | (rng.random(200) < 0.3) for b in none]
+    assert sweep.findings(_rows(label_only=none, cot_after=after))["F10"] == "not run"
+    f = sweep.findings(_rows(label_only=none, cot_after=after, **{"key_tokens@ig_top": after,
+                                                                  "key_tokens@label_neighbours": none}))
+    assert f["F10"] == "shown" and "IG top-15 after − full CoT after +0.0" in f["F10_detail"]
+    assert "label_neighbours after − none +0.0" in f["F10_detail"] and "human" not in f["F10_detail"]
+    f = sweep.findings(_rows(label_only=none, cot_after=after, **{"key_tokens@ig_top": none}))
+    assert f["F10"] == "not shown" and "significantly below" in f["F10_gap"]
+
+
+def test_a_key_token_condition_names_its_variant():
+    assert sweep.condition_spec("key_tokens@ig_top") == ("key_tokens", {"variant": "ig_top"})
+    for bad in ("key_tokens", "key_tokens@ig_top15", "key_tokens@"):
+        with pytest.raises(ValueError, match=r"valid: \['ig_top', 'ig_top_shuffled'") as e:
+            sweep.condition_spec(bad)
+        assert "\n" not in str(e.value)
+    rq3 = sweep.GRIDS["creatures-rq3"][0]
+    assert rq3.name == sweep.GRIDS["creatures-confirm"][0].name and rq3.protocol() == sweep.GRIDS["creatures-confirm"][0].protocol()
+    assert rq3.conditions == tuple(f"key_tokens@{v}" for v in sweep.KEY_TOKEN_VARIANTS)
+
+
+def test_key_token_students_train_on_the_words_their_attributor_found(tmp_path, monkeypatch):
+    """Wadhwa Table 3 in the sweep, on a real tiny student: the setting's CoT-before student (seed 0) attributes each
+    training rationale by integrated gradients; the words are stored once with what made them; each key-token
+    student trains on its variant's words after the label, and its record rebuilds to its cache key from the
+    stored words alone (no attribution again). A stored file made by other IG settings is refused."""
+    from dataclasses import replace
+
+    from helpers import protocol as P
+    from helpers.corpus import only_questions
+    from helpers.synthetic import deciding_words
+    monkeypatch.setenv("COTLAB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("COTLAB_RESULTS", str(tmp_path / "results"))
+    s = sweep.Setting("tiny-creatures-rq3", "creatures", "scripted:0.1", student="smollm2-tiny", n_train=12,
+                      n_samples=1, budget=Budget(steps=2, batch_size=4),
+                      conditions=("label_only", "cot_after", "key_tokens@ig_top", "key_tokens@human"), eval_limit=4,
+                      max_seq_len=160, max_new_tokens=24, n_heldout=4, n_diag_train=4, top_k=3, ig_steps=2,
+                      ig_internal_batch=2)
+    said = []
+    recs = sweep.run_setting(s, log=said.append)
+    assert [r["condition"] for r in recs] == list(s.conditions) and all(r["n"] == 4 for r in recs)
+    stored = json.loads(sweep.key_words_path(s).read_text())
+    proto = s.protocol()
+    train, heldout = P.split_train(proto)
+    train_corpus = only_questions(sweep._corpus(s, train, heldout), train)
+    attributor_pairs = sweep.condition_pairs(train_corpus, "greedy_cot", 0)
+    assert stored["spec"]["attributor"] == P.fit_key(proto, attributor_pairs, seed=0)
+    assert stored["spec"]["ig_steps"] == 2 and stored["spec"]["top_k"] == 3
+    rationale = {p.example_id: p.completion for p in attributor_pairs}
+    ig_top, human = stored["variants"]["ig_top"], stored["variants"]["human"]
+    assert set(ig_top) == set(rationale) and len(ig_top) >= 10
+    for i, words in ig_top.items():            # the attributor's top words, each from its own rationale
+        assert len(words) == 3 and all(w.lower() in rationale[i].lower() for w in words)
+    by_id = {e.example.id: e for e in train_corpus.entries}
+    for i, words in human.items():             # the generator's ground truth of the deciding words
+        assert words == deciding_words(by_id[i].example, by_id[i].samples[0].rationale)
+    # each key-token student trained on its words after the label, and nothing else after it
+    pairs = sweep.condition_pairs(train_corpus, "key_tokens@ig_top", 0, stored["variants"])
+    assert all(p.completion.endswith(" " + " ".join(ig_top[p.example_id])) for p in pairs if p.example_id in ig_top)
+    assert [r["student_key"] for r in recs[2:]] == [P.fit_key(proto, sweep.condition_pairs(
+        train_corpus, c, 0, stored["variants"]), seed=0) for c in s.conditions[2:]]
+    # the records rebuild to their students from the stored words alone: no attribution cache needed
+    import shutil
+    shutil.rmtree(tmp_path / "cache" / "attributions")
+    assert sweep.record_keys(recs) == [r["student_key"] for r in recs]
+    table = (tmp_path / "results" / "sweep" / "README.md").read_text()
+    assert "F10" in table and "IG top-15 after − none" in table
+    # words made otherwise are not silently reused; none stored: a one-line error without compute
+    with pytest.raises(ValueError, match="made with"):
+        sweep.key_words(replace(s, ig_steps=4), train_corpus, compute=False)
+    with pytest.raises(ValueError, match="no key words stored"):
+        sweep.key_words(replace(s, name="other"), train_corpus, compute=False)
+
+
 def test_how_far_an_unshown_finding_is():
     """The MDE from the interval's width (power 0.8, α 0.05), the sample factor that would bring the observed
     difference to it, and the training CPU-hours of that many students; nothing for the wrong direction."""
@@ -221,6 +299,12 @@ def test_the_course_wadhwa_students_are_the_creatures_sweeps():
         b = sweep.condition_pairs(screen_corpus, f"masked_after@{p}", 2)
         assert a == b and student_key(s.student, a, s.protocol().train_config(2)) == student_key(
             s.student, b, s.protocol().train_config(2))
+    # notebook 12's key-token students are creatures-rq3's: same attributor (its cot_before student of the first
+    # seed is the greedy_cot one above: same key), IG settings, top-k and variant seed
+    rq3 = sweep.GRIDS["creatures-rq3"][0]
+    assert rq3.name == s.name and rq3.protocol().seeds[0] == D.protocol(prof).seeds[0]
+    assert (rq3.ig_steps, rq3.ig_internal_batch, rq3.top_k) == (prof.wadhwa.ig_steps, prof.wadhwa.ig_internal_batch,
+                                                               prof.wadhwa.top_k)
     # and the lab profile keeps 10–12 on its own distill block
     lab = get_profile("lab")
     assert lab.wadhwa_distill == lab.distill
