@@ -473,6 +473,19 @@ def _gap_text(name: str, s: dict[str, Any] | None) -> str:
     return text + (f" (≈ {g['cpu_hours']:.0f} CPU-h of training)" if g["cpu_hours"] is not None else "")
 
 
+def _helps_as_intact(rows: Sequence[dict[str, Any]], summary: Sequence[dict[str, Any]], cond: str, name: str,
+                     intact: str, below: str) -> tuple[Any, Any, bool, bool, list[str]]:
+    """A changed rationale after the label against no CoT and against the intact one (F8, F10): ``(vs none, vs
+    intact, run, shown, gaps)`` — shown: it beats ``label_only`` and is not significantly below ``cot_after``."""
+    vs_none, vs_intact = _vs_label_only(summary, cond), _vs(rows, cond, "cot_after")
+    run = None not in (vs_none, vs_intact)
+    below_intact = run and vs_intact["diff"] < 0 and vs_intact["p_value"] < ALPHA
+    gaps = [_gap_text(f"{name} − none", vs_none)] if run and not _better(vs_none) else []
+    if below_intact:
+        gaps.append(f"{name} − {intact}: significantly below ({below})")
+    return vs_none, vs_intact, run, bool(run and _better(vs_none) and not below_intact), gaps
+
+
 def findings(rows: Sequence[dict[str, Any]], summary: Sequence[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The papers' two headline findings on one setting's per-seed rows (points, paired over seeds and
     questions as in :func:`helpers.protocol.summarize`; shown = p < 0.05 in the paper's direction):
@@ -505,24 +518,16 @@ def findings(rows: Sequence[dict[str, Any]], summary: Sequence[dict[str, Any]] |
     f7_gaps = [_gap_text(n, x) for n, x in (("before − none", before), ("after − none", after)) if not _better(x)]
     if f7_run and after_before["diff"] < 0 and after_before["p_value"] < ALPHA:
         f7_gaps.append("after − before: significantly below (the paper's order reversed)")
-    shuffled, shuffled_intact = _vs_label_only(summary, "shuffled_after"), _vs(rows, "shuffled_after", "cot_after")
-    f8_run = None not in (shuffled, shuffled_intact)
-    f8 = f8_run and _better(shuffled) and not (shuffled_intact["diff"] < 0 and shuffled_intact["p_value"] < ALPHA)
-    f8_gaps = [_gap_text("shuffled after − none", shuffled)] if f8_run and not _better(shuffled) else []
-    if f8_run and shuffled_intact["diff"] < 0 and shuffled_intact["p_value"] < ALPHA:
-        f8_gaps.append("shuffled after − intact after: significantly below (shuffling hurts after the label)")
+    shuffled, shuffled_intact, f8_run, f8, f8_gaps = _helps_as_intact(
+        rows, summary, "shuffled_after", "shuffled after", "intact after", "shuffling hurts after the label")
     masked = sorted((condition_spec(c)[1]["p"], c) for c in {r["condition"] for r in rows}
                     if condition_spec(c)[0] == "masked_after" and condition_spec(c)[1])
     f9_rows = [(p, c, _vs_label_only(summary, c)) for p, c in masked]
     f9_rows = [(p, c, x) for p, c, x in f9_rows if x is not None]
     f9_tested = [(p, c, x) for p, c, x in f9_rows if p <= 0.6]
     f9 = bool(f9_tested) and all(_better(x) for _, _, x in f9_tested)
-    ig, ig_intact = _vs_label_only(summary, "key_tokens@ig_top"), _vs(rows, "key_tokens@ig_top", "cot_after")
-    f10_run = None not in (ig, ig_intact)
-    f10 = f10_run and _better(ig) and not (ig_intact["diff"] < 0 and ig_intact["p_value"] < ALPHA)
-    f10_gaps = [_gap_text("IG top-15 after − none", ig)] if f10_run and not _better(ig) else []
-    if f10_run and ig_intact["diff"] < 0 and ig_intact["p_value"] < ALPHA:
-        f10_gaps.append("IG top-15 after − full CoT after: significantly below (the key words do not carry it)")
+    ig, ig_intact, f10_run, f10, f10_gaps = _helps_as_intact(
+        rows, summary, "key_tokens@ig_top", "IG top-15 after", "full CoT after", "the key words do not carry it")
     others = [(v, _vs_label_only(summary, f"key_tokens@{v}")) for v in KEY_TOKEN_VARIANTS[1:]]
     return {
         "F10": "not run" if not f10_run else "shown" if f10 else "not shown",
