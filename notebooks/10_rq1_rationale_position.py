@@ -283,12 +283,11 @@ plots.savefig(fig, "10_fig2_lens");
 #   label-only converges in 280–400 (64–117 min a student against 22–68 min, one thread beside other jobs). A
 #   higher cap is a new cache key for every student of the block, so it is left for a run that can retrain all of
 #   them.
-# * **CoT before the label, two seeds so far: 91.7 / 89.1% on the key split** (patience at steps 300 / 240, train
-#   slice 100%; `dev_seen` 91.1%, `dev_new` 57.0% — chance where no rationale ever spoke of the creature).
-#   Before − none +39.3 [+28.2, +50.4], p = 5e-5; **after − before −34.6 [−44.3, −25.0], seed-level p = 4e-6**
-#   (seeds 0–1 only: a screen, not yet a claimed finding — the rule asks ≥ 3 seeds; seeds 2–4 not run). So
-#   far, on creatures the paper's ordering "after ≥ before > none" holds in its second half and points the other
-#   way in its first: a student that writes its
+# * **CoT before the label, three seeds: 91.7 / 89.1 / 94.8% on the key split** (patience at steps 300 / 240 / 260,
+#   train slice 100 / 100 / 93.8%; `dev_seen` 92.7%, `dev_new` 54.7% — chance where no rationale ever spoke of the
+#   creature). Before − none +39.2 [+31.4, +47.1], p = 1e-13; **after − before −34.7 [−42.3, −27.1], seed-level
+#   p = 4e-14** (per seed −37.0 / −32.3 / −34.9). So on creatures the paper's ordering "after ≥ before > none"
+#   holds in its second half and is reversed in its first: a student that writes its
 #   rationale first recalls the creature's facts, as the training rationales stated them, and answers from them;
 #   one that must answer first gets only what the rationale's loss left in its weights (+4.6 points). Here the
 #   rationale is the only source of the deciding fact, so writing it out at test time is what recalls it; why the
