@@ -167,7 +167,13 @@ show.student_gallery(rows + mask_rows, dev, n=1, seed=P.seeds[0])
 # at chance — so nothing after the label could show an effect. Notebook 10's status gives the creatures screen.
 # This notebook's after-the-label students on creatures are also the sweep's (`make sweep GRID=creatures-rq2`:
 # shuffled and masked at 50% / 100%, seeds 0–4, same cache keys, `tests/test_sweep.py`), whose findings F8 and F9
-# `results/sweep/README.md` gives beside F7 as their records come in.
+# `results/sweep/README.md` gives beside F7 as their records come in. The first one, seed 1 of the shuffled
+# rationale after the label, **did not learn its training questions**: the rule's 400-step cap stopped it with
+# its training slice at 81–88% (the rule asks 90%; intact CoT after reached 94% by step 240), held-out accuracy
+# bouncing 34–66% throughout, and the weights kept (step 120's) answer "(A)" to all 192 key-split questions:
+# 50.0%. Its training loss stays at 1.5 nats a token (intact: 0.21) — the shuffled words are noise the loss
+# keeps paying for, and the answer's share of the gradient is small. So F8 on creatures is **untested at this
+# cap**, not refuted: it needs a larger cap for `shuffled_after` (a new setting; ≥ 96 min a student here).
 #
 # *Course run: coin flip, SmolLM2-135M, 40 steps × batch 8 for every student, seeds 0/1/2, all 200 dev
 # questions, greedy; majority class 50.0%. The intact and no-CoT students are 03/10's. Every student is

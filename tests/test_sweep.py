@@ -122,6 +122,30 @@ def test_f10_asks_the_top_ig_words_after_the_label_to_do_what_the_whole_rational
     assert f["F10"] == "not shown" and "significantly below" in f["F10_gap"]
 
 
+def test_a_finding_resting_on_a_student_that_did_not_learn_its_training_questions_is_untested():
+    """The rule's cap stopped a shuffled-after student short of its training questions: F8 is not "not shown" (a
+    verdict about the paper) but untested (a verdict about the budget); a capped student that learned them (CoT
+    after on creatures, seeds 2–3) does not change a verdict."""
+    import numpy as np
+    rng = np.random.default_rng(4)
+    none = [rng.random(200) < 0.5 for _ in range(3)]
+    after = [b | (rng.random(200) < 0.3) for b in none]
+    rows = _rows(label_only=none, cot_after=after, shuffled_after=none)
+    rule = {"budget": {"min_train_accuracy": 0.9}}
+    for r in rows:
+        r.update(setting=rule, stopped_by="patience", train_accuracy=1.0, train_steps=300)
+    assert sweep.findings(rows)["F8"] == "not shown"
+    capped = next(r for r in rows if r["condition"] == "cot_after")
+    capped.update(stopped_by="cap", train_accuracy=0.938, train_steps=400)
+    assert sweep.findings(rows)["F8"] == "not shown"
+    unlearned = next(r for r in rows if r["condition"] == "shuffled_after" and r["seed"] == 1)
+    unlearned.update(stopped_by="cap", train_accuracy=0.5625, train_steps=400)
+    f = sweep.findings(rows)
+    assert f["F8"] == "untested (not learned)" and f["F7"] != "untested (not learned)"
+    assert f["F8_gap"] == ("shuffled_after seed 1 stopped by the cap at step 400 with 56% of its training slice "
+                           "(the rule asks 90%)")
+
+
 def test_a_key_token_condition_names_its_variant():
     assert sweep.condition_spec("key_tokens@ig_top") == ("key_tokens", {"variant": "ig_top"})
     for bad in ("key_tokens", "key_tokens@ig_top15", "key_tokens@"):
