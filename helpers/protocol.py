@@ -470,6 +470,8 @@ def answer_pairs(corpus: Any, condition: str, options: dict[str, Any] | None = N
     from .corpus import only_questions
     from .targets import pairs_from_corpus
     cond = "greedy_cot" if condition == "scotd" else condition
+    if cond == "key_tokens":        # the words after a key-token answer are training text: scored with none
+        options = {"key_tokens": lambda ex: []}
 
     def pairs_for(examples: Sequence[Any]) -> list[Any]:
         return pairs_from_corpus(only_questions(corpus, examples), cond, supervised=True, **(options or {}))

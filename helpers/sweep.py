@@ -65,11 +65,12 @@ _CSQA = Setting("csqa-palm-n500-s200", "csqa", "replay:palm_distilling_step_by_s
                 budget=Budget(steps=200, lr=1e-4), conditions=("label_only", "greedy_cot", "cot_after"),
                 max_seq_len=320)
 
-# the course's block for notebooks 10–12 (profiles.CREATURES) as a setting: its students are the course's
 # notebook 12's IG settings on `course` (the course profile's Wadhwa block)
 WADHWA_COURSE = PROFILES["course"].wadhwa
 # Wadhwa Table 3's variants, in the table's order (analysis.key_token_variants)
 KEY_TOKEN_VARIANTS = ("ig_top", "ig_top_shuffled", "glove_neighbours", "label_neighbours", "human")
+
+# the course's block for notebooks 10–12 (profiles.CREATURES) as a setting: its students are the course's
 
 GRID_CREATURES = Setting("creatures", CREATURES.task, CREATURES.teacher, n_train=CREATURES.n_train,
                          n_samples=CREATURES.n_samples, budget=CREATURES.budget, seeds=(0,),
@@ -212,16 +213,6 @@ def condition_pairs(train_corpus: Any, cond: str, seed: int,
     return pairs_from_corpus(train_corpus, name, supervised=True, seed=seed, **kw)
 
 
-def _answer_pairs(corpus: Any, cond: str) -> Any:
-    """``pairs_for`` (protocol.answer_pairs) of a condition: a key-token student's answer sentence is scored with
-    nothing after it (the words after the answer are training text; evaluation questions have none)."""
-    from .protocol import answer_pairs
-    name, kw = condition_spec(cond)
-    if name == "key_tokens":
-        return answer_pairs(corpus, name, {"key_tokens": lambda ex: []})
-    return answer_pairs(corpus, name, kw)
-
-
 def key_words_path(s: Setting) -> Path:
     return sweep_dir() / "key_tokens" / f"{s.name}.json"
 
@@ -238,7 +229,7 @@ def key_words(s: Setting, train_corpus: Any, *, train: Sequence[Any] = (), heldo
     on without re-attributing; a stored file made otherwise (another attributor or IG setting) is an error, not
     silently reused. ``compute=False``: the stored words or a one-line error."""
     from . import protocol as P
-    from .targets import greedy_order
+    from .targets import first_correct_rationales
     seed = s.seeds[0]
     proto = s.protocol()
     att_pairs = condition_pairs(train_corpus, "greedy_cot", seed)
@@ -258,11 +249,7 @@ def key_words(s: Setting, train_corpus: Any, *, train: Sequence[Any] = (), heldo
     from .analysis import attribute_rationales, completeness, key_token_variants
     from .models import load_word_vectors
     from .results import write_record
-    items = []
-    for entry in train_corpus.entries:
-        kept = greedy_order([x for x in entry.samples if x.label == entry.example.answer])
-        if kept:
-            items.append((entry.example, kept[0].rationale))
+    items = first_correct_rationales(train_corpus)
     log(f"{s.name}: key words — the CoT-before student of seed {seed} attributes {len(items)} training "
         f"rationales ({s.ig_steps} IG steps)")
     attributor = P.fit(proto, att_pairs, seed=seed, train=train, heldout=heldout,
@@ -330,7 +317,7 @@ def run_setting(s: Setting, *, log=print, conditions: Sequence[str] | None = Non
                                   info={"condition": condition_spec(cond)[0], **condition_spec(cond)[1],
                                         "setting": "supervised", "sweep": s.name},
                                   evaluate=dev, also=extra, train=train, heldout=heldout,
-                                  pairs_for=_answer_pairs(corpus, cond))
+                                  pairs_for=P.answer_pairs(corpus, *condition_spec(cond)))
              for cond, seed in todo}
     keys = list(units)
     step = max(1, P.workers())            # a record is written as soon as its chunk of students is done
@@ -353,7 +340,7 @@ def _record_done(s: Setting, proto: Protocol, done: dict[Any, Any], dev: Sequenc
     extra = extra or {}
     for (cond, seed), (student, decodes) in done.items():
         row = P.score(proto, student, decodes[0], dev, condition=cond, seed=seed, train=train, heldout=heldout,
-                      pairs_for=_answer_pairs(corpus, cond), controls=decodes.controls(extra),
+                      pairs_for=P.answer_pairs(corpus, *condition_spec(cond)), controls=decodes.controls(extra),
                       margins=True)
         rec = stamp({"setting": asdict(s), "setting_name": s.name, **row, "majority": majority},
                     profile={"name": "sweep"}, models={"student": s.student, "teacher": s.teacher},

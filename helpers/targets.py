@@ -282,6 +282,17 @@ def pairs_from_corpus(corpus: Any, condition: str, *, supervised: bool = True,
     return out
 
 
+def first_correct_rationales(corpus: Any) -> list[tuple[Example, str]]:
+    """``(example, rationale)`` for every question of ``corpus`` with a correct sample: its first correct CoT in
+    :func:`greedy_order` — the one the CoT-before and CoT-after students train on, and Wadhwa RQ3 attributes."""
+    out = []
+    for entry in corpus.entries:
+        kept = greedy_order([s for s in entry.samples if s.label == entry.example.answer])
+        if kept:
+            out.append((entry.example, kept[0].rationale))
+    return out
+
+
 def pairs_from_examples(examples: Iterable[Example], condition: str = "label_only", **kw: Any) -> list[Pair]:
     """Pairs for conditions that need no corpus (``label_only``, ``filler``) from gold labels."""
     cond = get_condition(condition)

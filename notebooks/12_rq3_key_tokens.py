@@ -70,11 +70,7 @@ train, heldout, dev, train_corpus, majority = setup.train, setup.heldout, setup.
 # (memory stays flat), and every finished attribution is cached, so an interrupted run resumes.
 
 # %%
-items = []
-for entry in train_corpus.entries:
-    kept = targets.greedy_order([s for s in entry.samples if s.label == entry.example.answer])
-    if kept:
-        items.append((entry.example, kept[0].rationale))
+items = targets.first_correct_rationales(train_corpus)    # (question, its first correct CoT)
 s0 = P.seeds[0]
 attributor = protocol.fit(P, targets.pairs_from_corpus(train_corpus, "cot_before", supervised=True, seed=s0),
                           seed=s0, train=train, heldout=heldout, info={"condition": "cot_before", "setting": "supervised"})
